@@ -1,0 +1,95 @@
+"""Load an ImageFolder split once into one tensor, the way torchvision's ImageFolder orders classes."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used; the message names the folder or file."""
+
+
+@dataclass
+class ImageData:
+    """One split: uint8 images (N, C, H, W), int64 labels (N,), class names in label order."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def subset(self, index: np.ndarray) -> "ImageData":
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return ImageData(self.images[idx], self.labels[idx], self.classes)
+
+
+def list_images(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Classes sorted as strings (as ImageFolder does) and (file, label) pairs; empty classes are an error."""
+    if not split_dir.is_dir():
+        raise DataError(f"{split_dir}: no such folder (expected an ImageFolder split)")
+    classes = sorted(entry.name for entry in split_dir.iterdir() if entry.is_dir())
+    if not classes:
+        raise DataError(f"{split_dir}: no class folders")
+    samples = []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (split_dir / name).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise DataError(f"{split_dir / name}: empty class folder (no images)")
+        samples += [(path, label) for path in files]
+    return classes, samples
+
+
+def _decode(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image
+    except (UnidentifiedImageError, OSError) as error:
+        raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+def load_split(split_dir: Path) -> ImageData:
+    """Decode every image of a split once. Grayscale stays 1 channel unless any image has colour."""
+    classes, samples = list_images(split_dir)
+    images = [_decode(path) for path, _ in samples]
+    mode = "L" if all(image.mode in ("L", "1", "I;16", "I") for image in images) else "RGB"
+    size = Counter(image.size for image in images).most_common(1)[0][0]
+    if any(image.size != size for image in images):
+        log.info("%s: images differ in size; resizing all to %dx%d", split_dir, *size)
+    arrays = [np.asarray(image.convert(mode).resize(size, Image.Resampling.BILINEAR)) for image in images]
+    stacked = np.stack(arrays)
+    if stacked.ndim == 3:
+        stacked = stacked[:, :, :, None]
+    tensor = torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+    labels = torch.tensor([label for _, label in samples], dtype=torch.long)
+    return ImageData(tensor, labels, classes)
+
+
+def load_dataset(data_dir: Path, with_test: bool = False) -> tuple[ImageData, ImageData | None]:
+    """train/ (and test/ when asked) of an ImageFolder dataset; the splits must share classes and shape."""
+    train = load_split(Path(data_dir) / "train")
+    if not with_test:
+        return train, None
+    test = load_split(Path(data_dir) / "test")
+    if test.classes != train.classes:
+        raise DataError(f"{data_dir}: test/ classes {test.classes} differ from train/ classes {train.classes}")
+    if test.input_shape != train.input_shape:
+        raise DataError(f"{data_dir}: test/ images are {test.input_shape}, train/ images {train.input_shape}")
+    return train, test

@@ -1,0 +1,134 @@
+"""Evaluate one configuration: cross-validation on train/ (default) or train/ → test/ (-t)."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torchsummary import summary
+
+from cnn import ShapeError, build_cnn
+from data import DataError, ImageData, load_dataset
+from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
+from search_space import DEFAULT_CONFIG, ConfigError, load_config
+from target import Target, TargetResult, resolve_device
+from utils import (OneLineParser, UsageError, atomic_torch_save, atomic_write_json, atomic_write_text, fail,
+                   parse_fraction, parse_size, positive_int, read_json, set_threads, setup_logging)
+
+log = logging.getLogger("main")
+
+EXIT_FAILED, EXIT_CONSTRAINT = 1, 3
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="main.py", description=__doc__)
+    parser.add_argument("-c", "--config", type=Path, help="configuration JSON (default: the default configuration)")
+    parser.add_argument("-t", "--test", action="store_true", help="train on all of train/, measure on test/")
+    parser.add_argument("-e", "--epochs", type=positive_int, default=50)
+    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
+    parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
+    parser.add_argument("-m", "--model", type=Path, help="save the trained weights here")
+    parser.add_argument("--output_dir", type=Path, default=Path("."))
+    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--dry_run", action="store_true", help="validate, build, summarize; no training")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch")
+    return parser
+
+
+def read_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return dict(DEFAULT_CONFIG)
+    try:
+        return load_config(read_json(path))
+    except ConfigError as error:
+        raise UsageError(f"{path}: {error}") from None
+
+
+def constraint_report(size: int, precision: float | None, args) -> dict[str, Any]:
+    """Each given constraint with its limit, the measured value and whether it holds."""
+    report = {}
+    if args.max_model_size is not None:
+        report["max_model_size"] = {"limit": args.max_model_size, "value": size, "ok": size <= args.max_model_size}
+    if args.min_precision is not None and precision is not None:
+        report["min_precision"] = {"limit": args.min_precision, "value": precision,
+                                   "ok": precision >= args.min_precision}
+    return report
+
+
+def print_constraints(report: dict[str, Any]) -> None:
+    for name, item in report.items():
+        print(f"constraint {name}: {item['value']} vs {item['limit']} -> {'holds' if item['ok'] else 'VIOLATED'}")
+
+
+def write_results(args, config: dict, train: ImageData, result: TargetResult, report: dict) -> Path:
+    mode = "test" if args.test else "cv"
+    path = args.output_dir / f"result_{mode}.json"
+    payload = {"mode": mode, "epochs": args.epochs, "seed": args.seed, "data_dir": str(args.data_dir),
+               "metrics": {k: v for k, v in result.to_dict().items() if k != "confusion"},
+               "constraints": report, "configuration": config}
+    atomic_write_json(path, payload)
+    table = pd.DataFrame(result.confusion, index=train.classes, columns=train.classes)
+    table.index.name = "true \\ predicted"
+    atomic_write_text(args.output_dir / f"confusion_matrix_{mode}.csv", table.to_csv())
+    return path
+
+
+def save_model(path: Path, checkpoint: Path, config: dict, train: ImageData) -> None:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    weights = [fold["model"] for fold in state["folds"]]
+    atomic_torch_save({"config": config, "classes": train.classes, "input_shape": list(train.input_shape),
+                       "state_dict": weights[0] if len(weights) == 1 else None,
+                       "fold_state_dicts": weights if len(weights) > 1 else None}, path)
+
+
+def run(args) -> int:
+    config = read_config(args.config)
+    ensure_data(args.data_dir)
+    train, test = load_dataset(args.data_dir, with_test=args.test)
+    device = resolve_device(args.device)
+    model = build_cnn(config, train.input_shape, train.num_classes)
+    summary(model, train.input_shape, device="cpu")
+    target = Target(train, test, mode="test" if args.test else "cv", seed=args.seed, max_budget=args.epochs,
+                    device=args.device)
+    size = target.model_size(config)
+    print(f"model size: {size:,} parameters; data: {len(train.labels)} training images, "
+          f"{train.num_classes} classes, input {'x'.join(map(str, train.input_shape))}; device {device}")
+    if args.dry_run:
+        report = constraint_report(size, None, args)
+        print_constraints(report)
+        return 0 if all(item["ok"] for item in report.values()) else EXIT_CONSTRAINT
+    checkpoint = args.output_dir / ".main_checkpoint.pt" if args.model else None
+    result = target(config, args.epochs, checkpoint_out=checkpoint)
+    report = constraint_report(size, result.precision, args)
+    path = write_results(args, config, train, result, report)
+    if checkpoint is not None and result.status == "ok":
+        save_model(args.model, checkpoint, config, train)
+        checkpoint.unlink()
+    where = "test/" if args.test else f"{len(target.splits)}-fold CV on train/"
+    print(f"{where}: top-3 accuracy {result.top3_accuracy:.4f}, precision {result.precision:.4f}, "
+          f"{result.epochs} epochs in {result.train_seconds:.1f} s, status {result.status}")
+    print_constraints(report)
+    print(f"results: {path}")
+    if result.status != "ok":
+        print(f"main.py: training {result.status}: {result.message}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0 if all(item["ok"] for item in report.values()) else EXIT_CONSTRAINT
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    set_threads(args.threads)
+    try:
+        return run(args)
+    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError, ValueError) as error:
+        fail(str(error), "main.py")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The metrics of a model on a set of images: one function, used by the search and by evaluation."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_score, top_k_accuracy_score
+
+TOP_K = 3
+
+
+def chance_top3(num_classes: int) -> float:
+    return min(TOP_K, num_classes) / num_classes
+
+
+def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """top3_accuracy and macro precision over the whole set (not per batch), and the confusion matrix."""
+    predictions = scores.argmax(axis=1)
+    if num_classes > TOP_K:
+        top3 = top_k_accuracy_score(labels, scores, k=TOP_K, labels=np.arange(num_classes))
+    else:
+        top3 = 1.0
+    precision = precision_score(labels, predictions, average="macro", zero_division=0)
+    confusion = confusion_matrix(labels, predictions, labels=np.arange(num_classes))
+    return {"top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion}

@@ -1,0 +1,129 @@
+"""The one search space (ConfigSpace) and the default configuration; validation of configuration files."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from ConfigSpace import (
+    Categorical,
+    Configuration,
+    ConfigurationSpace,
+    Float,
+    GreaterThanCondition,
+    Integer,
+    OrdinalHyperparameter,
+)
+from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
+from ConfigSpace.util import deactivate_inactive_hyperparameters
+
+MAX_CONV_LAYERS = 3
+MAX_FC_LAYERS = 3
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "n_conv_layers": 3,
+    "n_channels_conv_0": 457,
+    "n_channels_conv_1": 511,
+    "n_channels_conv_2": 38,
+    "kernel_size": 5,
+    "global_avg_pooling": True,
+    "use_BN": False,
+    "n_fc_layers": 2,
+    "n_channels_fc_0": 27,
+    "n_channels_fc_1": 17,
+    "n_channels_fc_2": 16,
+    "dropout_rate": 0.2,
+    "batch_size": 290,
+    "learning_rate_init": 0.0016651181400389517,
+    "optimizer": "adamw",
+    "weight_decay": 0.01,
+    "lr_schedule": "constant",
+    "label_smoothing": 0.0,
+    "standardize": False,
+    "random_flip": False,
+    "crop_padding": 0,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that is not a member of the search space; the message names the key."""
+
+
+def conv_key(i: int) -> str:
+    return f"n_channels_conv_{i}"
+
+
+def fc_key(i: int) -> str:
+    return f"n_channels_fc_{i}"
+
+
+def build_space(seed: int | None = None) -> ConfigurationSpace:
+    """The search space: network shape, training hyperparameters and their conditions."""
+    d = DEFAULT_CONFIG
+    cs = ConfigurationSpace(seed=seed)
+    cs.add([
+        Float("learning_rate_init", (1e-5, 1e-1), default=d["learning_rate_init"], log=True),
+        Integer("batch_size", (4, 300), default=d["batch_size"], log=True),
+        OrdinalHyperparameter("kernel_size", [3, 5, 7], default_value=d["kernel_size"]),
+        Categorical("use_BN", [True, False], default=d["use_BN"]),
+        Categorical("global_avg_pooling", [True, False], default=d["global_avg_pooling"]),
+        Float("dropout_rate", (0.01, 0.5), default=d["dropout_rate"], log=True),
+        Integer("n_conv_layers", (1, MAX_CONV_LAYERS), default=d["n_conv_layers"]),
+        Integer("n_fc_layers", (1, MAX_FC_LAYERS), default=d["n_fc_layers"]),
+        Categorical("optimizer", ["adam", "adamw", "sgd"], default=d["optimizer"]),
+        Float("weight_decay", (1e-6, 1e-1), default=d["weight_decay"], log=True),
+        Categorical("lr_schedule", ["constant", "cosine", "onecycle"], default=d["lr_schedule"]),
+        Float("label_smoothing", (0.0, 0.3), default=d["label_smoothing"]),
+        Categorical("standardize", [True, False], default=d["standardize"]),
+        Categorical("random_flip", [True, False], default=d["random_flip"]),
+        Integer("crop_padding", (0, 4), default=d["crop_padding"]),
+    ])
+    for i in range(MAX_CONV_LAYERS):
+        cs.add(Integer(conv_key(i), (16, 1024), default=d[conv_key(i)], log=True))
+        if i > 0:
+            cs.add(GreaterThanCondition(cs[conv_key(i)], cs["n_conv_layers"], i))
+    for i in range(MAX_FC_LAYERS):
+        cs.add(Integer(fc_key(i), (4, 512), default=d[fc_key(i)], log=True))
+        if i > 0:
+            cs.add(GreaterThanCondition(cs[fc_key(i)], cs["n_fc_layers"], i))
+    return cs
+
+
+SPACE = build_space()
+
+
+def _check_value(space: ConfigurationSpace, key: str, value: Any) -> None:
+    hp = space[key]
+    if isinstance(hp, IntegerHyperparameter):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    elif isinstance(hp, FloatHyperparameter):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+    else:
+        choices = hp.sequence if isinstance(hp, OrdinalHyperparameter) else hp.choices
+        if not any(type(value) is type(c) and value == c for c in choices):
+            raise ConfigError(f"{key}: expected one of {list(choices)}, got {value!r}")
+        return
+    if not hp.lower <= value <= hp.upper:
+        raise ConfigError(f"{key}: {value!r} is outside [{hp.lower}, {hp.upper}]")
+
+
+def load_config(raw: Mapping[str, Any], space: ConfigurationSpace = SPACE) -> dict[str, Any]:
+    """Validate a (partial) configuration; fill missing keys from the default; drop inactive layer widths."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a configuration must be a JSON object, got {type(raw).__name__}")
+    for key, value in raw.items():
+        if key not in space:
+            raise ConfigError(f"{key}: unknown hyperparameter")
+        _check_value(space, key, value)
+    values = {**DEFAULT_CONFIG, **raw}
+    active = deactivate_inactive_hyperparameters(values, space)
+    return {key: values[key] for key in space if key in active}
+
+
+def to_dict(config: Configuration | Mapping[str, Any]) -> dict[str, Any]:
+    """A plain JSON-serialisable dict (numpy scalars become Python scalars)."""
+    out = {}
+    for key, value in dict(config).items():
+        out[key] = value.item() if hasattr(value, "item") else value
+    return out

@@ -1,0 +1,257 @@
+"""The target function: train (or continue) one configuration for a budget in epochs and measure it."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold
+from torch import nn
+
+from augment import augment, channel_stats
+from cnn import build_cnn, count_parameters
+from data import DataError, ImageData
+from metrics import chance_top3, compute_metrics
+from schedules import learning_rate
+from utils import atomic_torch_save
+
+log = logging.getLogger(__name__)
+
+N_FOLDS = 3
+EVAL_BATCH = 1024
+SGD_MOMENTUM = 0.9
+
+
+@dataclass
+class TargetResult:
+    """What one evaluation measured; metrics are the mean over validation folds."""
+
+    top3_accuracy: float
+    precision: float
+    model_size: int
+    epochs: int
+    train_seconds: float
+    status: str  # ok | diverged | failed | stopped (deadline reached before the budget)
+    message: str = ""
+    folds: list[dict[str, float]] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto = CUDA when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: CUDA is not available on this machine")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"--device: expected auto, cpu or cuda, got {name!r}")
+    return torch.device(name)
+
+
+def cv_splits(labels: np.ndarray, seed: int, n_folds: int = N_FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds, identical for every configuration of a run with this seed."""
+    smallest = int(np.bincount(labels).min())
+    if smallest < n_folds:
+        raise DataError(f"a class has {smallest} training images; {n_folds}-fold cross-validation needs {n_folds}")
+    folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return list(folds.split(np.zeros(len(labels)), labels))
+
+
+def make_optimizer(config: Mapping[str, Any], model: nn.Module) -> torch.optim.Optimizer:
+    lr, wd = float(config["learning_rate_init"]), float(config["weight_decay"])
+    if config["optimizer"] == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    if config["optimizer"] == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    return torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=SGD_MOMENTUM, nesterov=True)
+
+
+class FoldRun:
+    """Training state of one fold: model, optimizer, RNG states and epoch; saved and restored whole."""
+
+    def __init__(self, config: Mapping[str, Any], x_train: torch.Tensor, y_train: torch.Tensor,
+                 num_classes: int, seed: int, device: torch.device):
+        self.config, self.device = config, device
+        self.x, self.y = x_train, y_train
+        self.mean, self.std = channel_stats(x_train) if config["standardize"] else (None, None)
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            torch.manual_seed(seed)
+            self.model = build_cnn(config, tuple(x_train.shape[1:]), num_classes).to(device)
+            self.rng_state = self._get_rng()
+        self.optimizer = make_optimizer(config, self.model)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=float(config["label_smoothing"]))
+        self.epoch = 0
+
+    def _rng_devices(self) -> list[int]:
+        return [self.device.index or 0] if self.device.type == "cuda" else []
+
+    def _get_rng(self) -> dict[str, torch.Tensor]:
+        state = {"cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _set_rng(self, state: Mapping[str, torch.Tensor]) -> None:
+        torch.set_rng_state(state["cpu"])
+        if self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        return images if self.mean is None else (images - self.mean) / self.std
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.y) / int(self.config["batch_size"]))
+
+    def train_epoch(self, total_steps: int) -> None:
+        """One pass over the training part in shuffled batches; raises TrainingDiverged on a non-finite loss."""
+        cfg, batch = self.config, int(self.config["batch_size"])
+        self.model.train()
+        order = torch.randperm(len(self.y), generator=self.generator).to(self.device)
+        step = self.epoch * self.steps_per_epoch()
+        loss_sum = torch.zeros((), device=self.device)
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            self._set_rng(self.rng_state)
+            for start in range(0, len(order), batch):
+                index = order[start:start + batch]
+                if len(index) < 2:
+                    continue
+                x = augment(self.normalize(self.x[index]), cfg["random_flip"], int(cfg["crop_padding"]), self.generator)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = learning_rate(cfg["lr_schedule"], float(cfg["learning_rate_init"]), step, total_steps)
+                loss = self.loss_fn(self.model(x), self.y[index])
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                loss_sum += loss.detach()
+                step += 1
+            self.rng_state = self._get_rng()
+        self.epoch += 1
+        if not torch.isfinite(loss_sum):
+            raise TrainingDiverged(f"non-finite training loss in epoch {self.epoch}")
+
+    @torch.no_grad()
+    def scores(self, images: torch.Tensor) -> np.ndarray:
+        self.model.eval()
+        chunks = [self.model(self.normalize(images[i:i + EVAL_BATCH])) for i in range(0, len(images), EVAL_BATCH)]
+        return torch.cat(chunks).float().cpu().numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "rng": self.rng_state, "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.rng_state, self.epoch = state["rng"], int(state["epoch"])
+
+
+class Target:
+    """Trains configurations on one dataset: 3-fold CV on train/ (mode "cv") or train/ → test/ (mode "test")."""
+
+    def __init__(self, train: ImageData, test: ImageData | None = None, *, mode: str = "cv", seed: int = 0,
+                 max_budget: int = 50, device: str = "auto"):
+        if mode == "test" and test is None:
+            raise ValueError("mode 'test' needs the test split")
+        self.mode, self.seed, self.max_budget = mode, seed, int(max_budget)
+        self.device = resolve_device(device)
+        self.num_classes, self.input_shape = train.num_classes, train.input_shape
+        self.x = train.images.to(self.device).float().div_(255)
+        self.y = train.labels.to(self.device)
+        if mode == "cv":
+            self.splits = cv_splits(train.labels.numpy(), seed)
+            self.x_test = self.y_test = None
+        else:
+            self.splits = [(np.arange(len(train.labels)), None)]
+            self.x_test = test.images.to(self.device).float().div_(255)
+            self.y_test = test.labels.to(self.device)
+
+    def model_size(self, config: Mapping[str, Any]) -> int:
+        return count_parameters(config, self.input_shape, self.num_classes)
+
+    def _validation(self, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+        val_index = self.splits[fold][1]
+        if val_index is None:
+            return self.x_test, self.y_test
+        index = torch.as_tensor(val_index, device=self.device)
+        return self.x[index], self.y[index]
+
+    def _new_runs(self, config: Mapping[str, Any]) -> list[FoldRun]:
+        runs = []
+        for fold, (train_index, _) in enumerate(self.splits):
+            index = torch.as_tensor(train_index, device=self.device)
+            runs.append(FoldRun(config, self.x[index], self.y[index], self.num_classes,
+                                self.seed * 1000 + fold, self.device))
+        return runs
+
+    def __call__(self, config: Mapping[str, Any], budget: int, *, checkpoint_in: Path | None = None,
+                 checkpoint_out: Path | None = None, deadline: float | None = None) -> TargetResult:
+        """Train `config` to `budget` epochs (continuing from checkpoint_in) and measure; never raises."""
+        started = time.perf_counter()
+        size = self.model_size(config)
+        runs: list[FoldRun] = []
+        try:
+            runs = self._new_runs(config)
+            if checkpoint_in is not None:
+                self._restore(runs, config, checkpoint_in)
+            status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
+        except TrainingDiverged as error:
+            status, message = "diverged", str(error)
+        except Exception as error:  # out of memory and anything else: this evaluation failed, the caller goes on
+            log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
+            status, message = "failed", f"{type(error).__name__}: {error}"
+        epochs = runs[0].epoch if runs else 0
+        if status in ("ok", "stopped") and checkpoint_out is not None:
+            atomic_torch_save({"config": dict(config), "max_budget": self.max_budget, "mode": self.mode,
+                               "seed": self.seed, "folds": [run.state_dict() for run in runs]}, checkpoint_out)
+        folds, confusion = self._measure(runs, status)
+        return TargetResult(
+            top3_accuracy=float(np.mean([f["top3_accuracy"] for f in folds])),
+            precision=float(np.mean([f["precision"] for f in folds])),
+            model_size=size, epochs=epochs, train_seconds=time.perf_counter() - started,
+            status=status, message=message, folds=folds, confusion=confusion,
+        )
+
+    def _restore(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        expected = {"config": dict(config), "max_budget": self.max_budget, "mode": self.mode, "seed": self.seed}
+        for key, value in expected.items():
+            if state[key] != value:
+                raise ValueError(f"checkpoint {path}: {key} {state[key]!r} differs from {value!r}")
+        for run, fold_state in zip(runs, state["folds"]):
+            run.load_state_dict(fold_state)
+
+    def _train(self, runs: list[FoldRun], budget: int, deadline: float | None) -> tuple[str, str]:
+        for run in runs:
+            total_steps = self.max_budget * run.steps_per_epoch()
+            while run.epoch < budget:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return "stopped", f"deadline reached after {run.epoch} of {budget} epochs"
+                run.train_epoch(total_steps)
+        return "ok", ""
+
+    def _measure(self, runs: list[FoldRun], status: str) -> tuple[list[dict[str, float]], list[list[int]]]:
+        confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+        folds = []
+        for fold in range(len(self.splits)):
+            x_val, y_val = self._validation(fold)
+            if status in ("ok", "stopped"):
+                metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)
+                confusion += metrics["confusion"]
+                folds.append({"top3_accuracy": metrics["top3_accuracy"], "precision": metrics["precision"]})
+            else:
+                folds.append({"top3_accuracy": chance_top3(self.num_classes), "precision": 0.0})
+        return folds, confusion.tolist()

@@ -1,0 +1,122 @@
+"""Small shared helpers: atomic file writes, the one-line-error argument parser, logging setup."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, NoReturn
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _atomic_write(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file and rename, so a reader never sees a half-written file."""
+    _atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    _atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad flags as a single line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(message, self.prog)
+
+
+def fail(message: str, prog: str | None = None) -> NoReturn:
+    print(f"{prog or Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_bool(text: str) -> bool:
+    """True/False/true/false/1/0 for command-line booleans."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def setup_logging(quiet: bool = False) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def parse_size(text: str) -> int:
+    """A parameter count written as 2e7 or 20000000; must be a positive whole number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of parameters like 2e7, got {text!r}") from None
+    if not value > 0 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a positive whole number of parameters, got {text!r}")
+    return int(value)
+
+
+def parse_fraction(text: str) -> float:
+    """A number in [0, 1], e.g. a minimum precision."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a missing or malformed file raises UsageError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not valid JSON ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{path}: cannot be read ({error})") from None

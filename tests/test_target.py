@@ -1,0 +1,115 @@
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import target as target_module
+from augment import random_crop, random_flip
+from data import load_dataset
+from search_space import load_config
+from target import Target, cv_splits
+
+SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
+         "n_fc_layers": 1, "n_channels_fc_0": 16, "batch_size": 8, "learning_rate_init": 0.01}
+
+
+@pytest.fixture
+def tiny_train(tiny_data):
+    return load_dataset(tiny_data)[0]
+
+
+@pytest.mark.parametrize("extra", [
+    {"lr_schedule": "cosine", "use_BN": True, "random_flip": True, "crop_padding": 2, "standardize": True},
+    {"lr_schedule": "onecycle", "optimizer": "sgd", "dropout_rate": 0.4, "label_smoothing": 0.1},
+])
+def test_continuation_equals_training_straight_through(tiny_train, tmp_path, extra):
+    config = load_config({**SMALL, **extra})
+    target = Target(tiny_train, seed=3, max_budget=6, device="cpu")
+    straight = target(config, 6, checkpoint_out=tmp_path / "straight.pt")
+    first = target(config, 2, checkpoint_out=tmp_path / "part.pt")
+    resumed = target(config, 6, checkpoint_in=tmp_path / "part.pt", checkpoint_out=tmp_path / "resumed.pt")
+    assert first.epochs == 2 and resumed.epochs == straight.epochs == 6
+    assert resumed.status == straight.status == "ok"
+    assert resumed.folds == pytest.approx(straight.folds)
+    a = torch.load(tmp_path / "straight.pt", weights_only=False)["folds"]
+    b = torch.load(tmp_path / "resumed.pt", weights_only=False)["folds"]
+    for fold_a, fold_b in zip(a, b):
+        for key, tensor in fold_a["model"].items():
+            torch.testing.assert_close(tensor, fold_b["model"][key])
+
+
+def test_continuation_rejects_another_configuration(tiny_train, tmp_path):
+    target = Target(tiny_train, seed=3, max_budget=4, device="cpu")
+    target(load_config(SMALL), 1, checkpoint_out=tmp_path / "c.pt")
+    other = target(load_config({**SMALL, "batch_size": 9}), 2, checkpoint_in=tmp_path / "c.pt")
+    assert other.status == "failed" and "checkpoint" in other.message
+
+
+def test_folds_are_stratified_and_identical_across_calls():
+    labels = np.repeat(np.arange(5), [9, 12, 6, 30, 15])
+    first, second = cv_splits(labels, seed=7), cv_splits(labels, seed=7)
+    assert len(first) == 3
+    for (train_a, val_a), (train_b, val_b) in zip(first, second):
+        assert np.array_equal(train_a, train_b) and np.array_equal(val_a, val_b)
+        assert np.array_equal(np.bincount(labels[val_a]) * 3, np.bincount(labels))
+    assert not np.array_equal(cv_splits(labels, seed=8)[0][1], first[0][1])
+
+
+def test_result_fields_and_cv_means(tiny_train):
+    result = Target(tiny_train, seed=0, max_budget=3, device="cpu")(load_config(SMALL), 3)
+    assert result.status == "ok" and result.epochs == 3
+    assert result.top3_accuracy == pytest.approx(np.mean([f["top3_accuracy"] for f in result.folds]))
+    assert result.precision == pytest.approx(np.mean([f["precision"] for f in result.folds]))
+    assert result.model_size == sum(p.numel() for p in target_module.build_cnn(
+        load_config(SMALL), tiny_train.input_shape, tiny_train.num_classes).parameters())
+    assert np.sum(result.confusion) == len(tiny_train.labels)
+    assert result.train_seconds > 0
+
+
+def test_test_mode_measures_on_the_test_split(tiny_data):
+    train, test = load_dataset(tiny_data, with_test=True)
+    result = Target(train, test, mode="test", max_budget=2, device="cpu")(load_config(SMALL), 2)
+    assert len(result.folds) == 1 and np.sum(result.confusion) == len(test.labels)
+
+
+def test_divergence_is_reported_not_raised(tiny_train):
+    target = Target(tiny_train, max_budget=2, device="cpu")
+    target.x[:] = float("nan")
+    result = target(load_config(SMALL), 2)
+    assert result.status == "diverged"
+    assert result.top3_accuracy == pytest.approx(3 / tiny_train.num_classes) and result.precision == 0.0
+
+
+def test_out_of_memory_is_reported_not_raised(tiny_train, monkeypatch):
+    def out_of_memory(self, total_steps):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(target_module.FoldRun, "train_epoch", out_of_memory)
+    result = Target(tiny_train, max_budget=2, device="cpu")(load_config(SMALL), 2)
+    assert result.status == "failed" and "out of memory" in result.message
+
+
+def test_deadline_stops_between_epochs(tiny_train):
+    result = Target(tiny_train, max_budget=50, device="cpu")(load_config(SMALL), 50, deadline=time.monotonic())
+    assert result.status == "stopped" and result.epochs == 0
+
+
+def test_flip_and_crop_keep_shape_and_content():
+    images = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
+    flipped = random_flip(images, torch.Generator().manual_seed(0))
+    for original, out in zip(images, flipped):
+        assert torch.equal(out, original) or torch.equal(out, original.flip(-1))
+    cropped = random_crop(images, 2, torch.Generator().manual_seed(1))
+    assert cropped.shape == images.shape
+    assert set(cropped.unique().tolist()) <= set(images.unique().tolist()) | {0.0}
+    assert torch.equal(random_crop(images, 0, torch.Generator()), images)
+
+
+def test_short_run_on_real_data_learns(real_data):
+    train, _ = load_dataset(real_data)
+    config = load_config({**SMALL, "n_channels_conv_0": 32, "n_channels_conv_1": 64, "batch_size": 64,
+                          "learning_rate_init": 0.003, "use_BN": True})
+    result = Target(train, seed=1, max_budget=5, device="cpu")(config, 5)
+    assert result.status == "ok"
+    assert result.top3_accuracy > 2 * 3 / 17
