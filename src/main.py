@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 from torchsummary import summary
 
-from cnn import ShapeError, build_cnn
+from cnn import build_cnn
+from model_size import ShapeError
 from data import DataError, ImageData, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cnn import ShapeError, build_cnn, count_parameters
+from cnn import build_cnn
+from model_size import ShapeError, count_macs, count_parameters
 from search_space import SPACE, load_config, to_dict
 
 SECOND_CHECK = {"batch_size": 280, "dropout_rate": 0.0139, "global_avg_pooling": True, "kernel_size": 5,
@@ -61,3 +62,14 @@ def test_huge_configuration_counted_without_weights():
 def test_image_too_small_for_the_pooling_is_a_shape_error():
     with pytest.raises(ShapeError, match="pooling"):
         count_parameters(load_config({"n_conv_layers": 3}), (3, 4, 4), 3)
+
+
+@pytest.mark.parametrize("shape,classes", [((3, 16, 16), 17), ((1, 12, 10), 4)])
+def test_closed_form_macs_match_torch_flop_counter(shape, classes):
+    from torch.utils.flop_counter import FlopCounterMode
+    for config in SPACE.sample_configuration(10):
+        config = to_dict(config)
+        model = build_cnn(config, shape, classes)
+        with FlopCounterMode(display=False) as counter:
+            model(torch.zeros(1, *shape))
+        assert counter.get_total_flops() == 2 * count_macs(config, shape, classes)

@@ -1,0 +1,193 @@
+"""Ask/tell optimizers: a constrained evolutionary strategy with Hyperband, and random search.
+
+`ask()` returns the next Job (member, configuration, budget, checkpoints) or None while the current rung
+waits for results; `tell(job, result)` records one. Whoever runs the jobs (AutoML.py, or many workers)
+only talks to this interface.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from ConfigSpace import ConfigurationSpace
+
+from hyperband import Bracket, BracketManager
+from member import OK, Member
+from ranking import positions, rank, rank_at
+from variation import crossover, mutate, sample, tournament
+
+Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
+SizeOf = Callable[[dict], int]
+
+CROSSOVER_RATE = 0.5
+MAX_DUPLICATE_TRIES = 10
+
+
+@dataclass
+class Job:
+    """One evaluation to run: train `member.config` to `budget` epochs, continuing from checkpoint_in."""
+
+    id: int
+    member: Member
+    budget: int
+    checkpoint_in: Path | None
+    checkpoint_out: Path | None
+    bracket: int
+    rung: int
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.member.config
+
+
+class _Optimizer:
+    """What every optimizer shares: members, their creation within the constraints, job bookkeeping."""
+
+    def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float,
+                 max_budget: int, seed: int, checkpoint_dir: Path | None, default_config: dict | None):
+        self.space, self.fit, self.size_of = space, fit, size_of
+        self.min_precision, self.max_budget = min_precision, int(max_budget)
+        self.rng = np.random.default_rng(seed)
+        self.checkpoint_dir = checkpoint_dir
+        self.members: dict[int, Member] = {}
+        self.pending_default = default_config
+        self.n_jobs = 0
+        self.bracket_count = 0
+        self.stale: list[Path] = []
+
+    def _member(self, config: dict, parents: tuple[int, ...] = ()) -> Member:
+        member = Member(id=len(self.members), config=config, model_size=self.size_of(config), parents=parents,
+                        born=self.bracket_count)
+        self.members[member.id] = member
+        return member
+
+    def _random_member(self) -> Member:
+        if self.pending_default is not None:
+            config, self.pending_default = self.pending_default, None
+            return self._member(config)
+        return self._member(self.fit(sample(self.space, self.rng), self.rng))
+
+    def _job(self, member: Member, budget: int, rung: int) -> Job:
+        out = None
+        if self.checkpoint_dir is not None and budget < self.max_budget:
+            out = self.checkpoint_dir / f"member_{member.id}_budget_{budget}.pt"
+        checkpoint_in = member.checkpoint if member.budget and member.budget < budget else None
+        job = Job(self.n_jobs, member, budget, checkpoint_in, out, self.bracket_count, rung)
+        self.n_jobs += 1
+        return job
+
+    def tell(self, job: Job, result: Mapping[str, Any]) -> None:
+        previous = job.member.checkpoint
+        job.member.record(job.budget, dict(result), job.checkpoint_out)
+        if previous is not None and previous != job.member.checkpoint:
+            self.stale.append(previous)
+
+    def _retire(self, member: Member) -> None:
+        """The member will not be trained further: its checkpoint is no longer needed."""
+        if member.checkpoint is not None:
+            self.stale.append(member.checkpoint)
+            member.checkpoint = None
+
+    def obsolete_checkpoints(self) -> list[Path]:
+        """Checkpoints no job will continue from (the driver deletes them unless asked to keep them)."""
+        paths, self.stale = self.stale, []
+        return paths
+
+
+class RandomSearch(_Optimizer):
+    """Random configurations within the constraints, each trained to max_budget: the baseline."""
+
+    def ask(self) -> Job | None:
+        self.bracket_count += 1
+        return self._job(self._random_member(), self.max_budget, rung=0)
+
+
+class EvolutionaryHyperband(_Optimizer):
+    """(μ + λ) evolution whose children are judged by successive halving (Hyperband) or at max_budget."""
+
+    def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
+                 pop_size: int = 50, num_children: int = 10, hyperband: bool = True, min_budget: float = 1,
+                 max_budget: int = 50, eta: float = 3, seed: int = 0, checkpoint_dir: Path | None = None,
+                 default_config: dict | None = None):
+        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, default_config)
+        self.pop_size, self.num_children = pop_size, num_children
+        self.brackets = BracketManager(min_budget, max_budget, eta) if hyperband else None
+        self.population: list[Member] = []
+        self.bracket: Bracket | None = None
+        self.rung = 0
+        self.rung_members: list[Member] = []
+        self.queue: deque[Member] = deque()
+        self.outstanding = 0
+        self.bracket_members: list[Member] = []
+
+    def _next_bracket(self) -> Bracket:
+        if self.brackets is not None:
+            return self.brackets.next_bracket()
+        size = self.pop_size if not self.population else self.num_children
+        return Bracket(index=0, sizes=(size,), budgets=(self.max_budget,))
+
+    def _child(self) -> Member:
+        """A new member: random while there is no population to breed from, else bred by tournaments."""
+        if len(self.population) < 2:
+            return self._random_member()
+        ranks = positions(self.population, self.min_precision)
+        seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
+        for _ in range(MAX_DUPLICATE_TRIES):
+            first = self.population[tournament(ranks, self.rng)]
+            parents: tuple[int, ...] = (first.id,)
+            config = first.config
+            if self.rng.random() < CROSSOVER_RATE:
+                second = self.population[tournament(ranks, self.rng)]
+                config, parents = crossover(first.config, second.config, self.space, self.rng), (first.id, second.id)
+            config = self.fit(mutate(config, self.space, self.rng), self.rng)
+            if tuple(sorted(config.items())) not in seen:
+                break
+        return self._member(config, parents)
+
+    def _start_bracket(self) -> None:
+        self.bracket_count += 1
+        self.bracket = self._next_bracket()
+        self.rung = 0
+        self.rung_members = [self._child() for _ in range(self.bracket.sizes[0])]
+        self.bracket_members = list(self.rung_members)
+        self.queue = deque(self.rung_members)
+
+    def ask(self) -> Job | None:
+        if self.bracket is None:
+            self._start_bracket()
+        if not self.queue:
+            return None
+        self.outstanding += 1
+        return self._job(self.queue.popleft(), self.bracket.budgets[self.rung], self.rung)
+
+    def tell(self, job: Job, result: Mapping[str, Any]) -> None:
+        super().tell(job, result)
+        self.outstanding -= 1
+        if self.queue or self.outstanding:
+            return
+        if self.rung + 1 < len(self.bracket.sizes):
+            self._promote()
+        else:
+            self._survive()
+
+    def _promote(self) -> None:
+        """The best sizes[rung+1] of this rung continue from their checkpoints to the next budget."""
+        ranked = rank_at(self.rung_members, self.bracket.budgets[self.rung], self.min_precision)
+        keep = self.bracket.sizes[self.rung + 1]
+        survivors = [m for m in ranked[:keep] if m.result is not None and m.result.get("status") == OK]
+        for member in ranked[keep:]:
+            self._retire(member)
+        self.rung += 1
+        self.rung_members = survivors or ranked[:1]
+        self.queue = deque(self.rung_members)
+
+    def _survive(self) -> None:
+        """(μ + λ): the pop_size best of the population and this bracket's members survive."""
+        ranked = rank(self.population + self.bracket_members, self.min_precision)
+        self.population = ranked[:self.pop_size]
+        for member in self.bracket_members:
+            self._retire(member)
+        self.bracket = None

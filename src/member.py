@@ -1,0 +1,39 @@
+"""An individual of the search: its configuration, its results per budget, its lineage and checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OK = "ok"
+
+
+@dataclass
+class Member:
+    """One configuration and what training it has shown; results are keyed by budget (epochs)."""
+
+    id: int
+    config: dict[str, Any]
+    model_size: int
+    parents: tuple[int, ...] = ()
+    born: int = 0  # bracket (or generation) in which it was created; age = current bracket - born
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    checkpoint: Path | None = None  # training state at the highest budget reached
+
+    @property
+    def budget(self) -> int:
+        """The highest budget at which it was evaluated (0 if never)."""
+        return max(self.results, default=0)
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The result at the highest budget: what the member is judged by."""
+        return self.results.get(self.budget)
+
+    def age(self, now: int) -> int:
+        return now - self.born
+
+    def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
+        self.results[budget] = result
+        if result.get("status") == OK:
+            self.checkpoint = checkpoint

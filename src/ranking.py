@@ -1,0 +1,49 @@
+"""Feasibility-first ranking under a minimum precision (pure logic)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from member import OK, Member
+
+
+def rank_key(result: Mapping[str, Any] | None, model_size: int, min_precision: float) -> tuple:
+    """Sort key, larger is better: feasible members by top-3 accuracy, then the others by precision,
+    failed ones last; ties go to the smaller, then the cheaper network."""
+    if result is None or result.get("status") != OK:
+        return (0, 0.0, -model_size, 0.0)
+    tie = (-model_size, -float(result.get("train_seconds", 0.0)))
+    if result["precision"] >= min_precision:
+        return (2, float(result["top3_accuracy"]), *tie)
+    return (1, float(result["precision"]), *tie)
+
+
+def is_feasible(result: Mapping[str, Any] | None, min_precision: float) -> bool:
+    return rank_key(result, 0, min_precision)[0] == 2
+
+
+def rank_at(members: Iterable[Member], budget: int, min_precision: float) -> list[Member]:
+    """Members best first by their result at one budget (a rung of successive halving)."""
+    return sorted(members, key=lambda m: rank_key(m.results.get(budget), m.model_size, min_precision), reverse=True)
+
+
+def rank(members: Iterable[Member], min_precision: float) -> list[Member]:
+    """Members best first by their result at the highest budget each was evaluated at."""
+    return sorted(members, key=lambda m: rank_key(m.result, m.model_size, min_precision), reverse=True)
+
+
+def positions(members: Sequence[Member], min_precision: float) -> list[int]:
+    """Rank position of each member (0 = best), in the members' order: what tournaments compare."""
+    order = rank(members, min_precision)
+    where = {id(m): i for i, m in enumerate(order)}
+    return [where[id(m)] for m in members]
+
+
+def final_choice(members: Iterable[Member], min_precision: float) -> tuple[Member | None, bool]:
+    """The configuration to return: feasible first, then the highest budget reached, then the ranking.
+    If none meets the precision constraint, the best by precision, with feasible=False."""
+    evaluated = [m for m in members if m.result is not None and m.result.get("status") == OK]
+    if not evaluated:
+        return None, False
+    best = max(evaluated, key=lambda m: (is_feasible(m.result, min_precision), m.budget,
+                                         rank_key(m.result, m.model_size, min_precision)))
+    return best, is_feasible(best.result, min_precision)
