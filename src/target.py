@@ -15,7 +15,7 @@ from torch import nn
 
 from augment import augment, channel_stats
 from cnn import build_cnn
-from model_size import count_parameters
+from model_size import count_macs, count_parameters
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
@@ -187,8 +187,16 @@ class Target:
             self.x_test = test.images.to(self.device).float().div_(255)
             self.y_test = test.labels.to(self.device)
 
+    @property
+    def images_per_epoch(self) -> int:
+        """Training images passed per epoch over all folds: what an epoch of budget costs."""
+        return sum(len(train_index) for train_index, _ in self.splits)
+
     def model_size(self, config: Mapping[str, Any]) -> int:
         return count_parameters(config, self.input_shape, self.num_classes)
+
+    def model_macs(self, config: Mapping[str, Any]) -> int:
+        return count_macs(config, self.input_shape, self.num_classes)
 
     def _validation(self, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
         val_index = self.splits[fold][1]

@@ -1,0 +1,161 @@
+"""Repair of a configuration into the size (and training-cost) constraint, changing as little as needed.
+
+First all layer widths shrink by one common factor; if even the narrowest layers do not fit, the structure
+steps towards the smallest network (global average pooling, smaller kernel, fewer layers, no BatchNorm).
+Training hyperparameters are never touched.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+from ConfigSpace import ConfigurationSpace, OrdinalHyperparameter
+from ConfigSpace.hyperparameters import CategoricalHyperparameter, Hyperparameter
+
+from model_size import ShapeError, count_macs, count_parameters
+from search_space import conv_key, fc_key, load_config
+
+Shape = tuple[int, int, int]
+STRUCTURE = ("n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
+SCALE_STEPS = 40  # bisection steps of the width factor: far below one channel of the widest layer
+
+
+def width_keys(config: Mapping[str, Any]) -> list[str]:
+    """The active layer widths of a configuration, convolutions first."""
+    return ([conv_key(i) for i in range(config["n_conv_layers"])]
+            + [fc_key(i) for i in range(config["n_fc_layers"])])
+
+
+def _is_width(name: str) -> bool:
+    return name.startswith(("n_channels_conv_", "n_channels_fc_"))
+
+
+def _choices(hp: Hyperparameter) -> list[Any]:
+    """Every value of a structural hyperparameter."""
+    if isinstance(hp, CategoricalHyperparameter):
+        return list(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return list(hp.sequence)
+    return list(range(hp.lower, hp.upper + 1))
+
+
+def _with_layers(config: Mapping[str, Any], space: ConfigurationSpace, **structure: Any) -> dict[str, Any]:
+    """The configuration with a new structure: widths of removed layers dropped, of new layers at their lower bound."""
+    out = {name: value for name, value in config.items() if not _is_width(name)} | structure
+    return {**out, **{key: config.get(key, space[key].lower) for key in width_keys(out)}}
+
+
+def _structures(space: ConfigurationSpace, input_shape: Shape, base: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every structure of the space with every width at its lower bound, that the image is large enough for."""
+    narrow = {name: value for name, value in base.items() if not _is_width(name)}
+    out = []
+    for values in itertools.product(*(_choices(space[name]) for name in STRUCTURE)):
+        config = _with_layers(narrow, space, **dict(zip(STRUCTURE, values)))
+        if _buildable(config, input_shape):
+            out.append(config)
+    if not out:
+        raise ValueError(f"no network of the search space fits a {input_shape[1]}x{input_shape[2]} image")
+    return out
+
+
+def _buildable(config: Mapping[str, Any], input_shape: Shape) -> bool:
+    try:
+        count_parameters(config, input_shape, 1)
+    except ShapeError:
+        return False
+    return True
+
+
+def smallest_config(space: ConfigurationSpace, input_shape: Shape, num_classes: int,
+                    base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The network with the fewest parameters (then MACs) the space builds; training values from base or default."""
+    candidates = _structures(space, input_shape, load_config({}, space) if base is None else base)
+    return min(candidates, key=lambda c: (count_parameters(c, input_shape, num_classes),
+                                          count_macs(c, input_shape, num_classes)))
+
+
+def smallest_model_size(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
+    """Fewest parameters any configuration of the space has: the lowest feasible size constraint."""
+    return count_parameters(smallest_config(space, input_shape, num_classes), input_shape, num_classes)
+
+
+def smallest_model_macs(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
+    """Fewest multiply-accumulates any configuration of the space has: the lowest feasible cost cap."""
+    candidates = _structures(space, input_shape, load_config({}, space))
+    return min(count_macs(c, input_shape, num_classes) for c in candidates)
+
+
+def _scaled(config: Mapping[str, Any], space: ConfigurationSpace, s: float) -> dict[str, Any]:
+    """Every active width times s, rounded, not below its lower bound."""
+    return {**config, **{key: max(space[key].lower, round(config[key] * s)) for key in width_keys(config)}}
+
+
+def _fit_widths(config: dict[str, Any], space: ConfigurationSpace,
+                fits: Callable[[Mapping[str, Any]], bool]) -> dict[str, Any] | None:
+    """The configuration with the largest common width factor in [0, 1] that fits; None if none does."""
+    if fits(config):
+        return config
+    if not fits(_scaled(config, space, 0.0)):
+        return None
+    low, high = 0.0, 1.0  # size and MACs grow with s: bisect the boundary
+    for _ in range(SCALE_STEPS):
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(_scaled(config, space, middle)) else (low, middle)
+    return _scaled(config, space, low)
+
+
+def _buildable_depth(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape) -> dict[str, Any]:
+    """Drop the deepest convolutions while their pooling would shrink the image to nothing."""
+    out = dict(config)
+    while not _buildable(out, input_shape) and out["n_conv_layers"] > space["n_conv_layers"].lower:
+        out = _with_layers(out, space, n_conv_layers=out["n_conv_layers"] - 1)
+    return out
+
+
+def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> Iterator[dict[str, Any]]:
+    """Ever smaller structures, one step at a time: global average pooling, smaller kernel, fewer layers, no BN."""
+    if not config["global_avg_pooling"]:
+        config = {**config, "global_avg_pooling": True}
+        yield config
+    for kernel in sorted((k for k in space["kernel_size"].sequence if k < config["kernel_size"]), reverse=True):
+        config = {**config, "kernel_size": kernel}
+        yield config
+    for count in ("n_conv_layers", "n_fc_layers"):
+        while config[count] > space[count].lower:
+            config = _with_layers(config, space, **{count: config[count] - 1})
+            yield config
+    if config["use_BN"]:
+        yield {**config, "use_BN": False}
+
+
+def _check_feasible(space: ConfigurationSpace, input_shape: Shape, num_classes: int,
+                    max_size: int, max_macs: int | None) -> None:
+    """Raise ValueError naming the smallest model when no configuration can meet a constraint."""
+    smallest = smallest_model_size(space, input_shape, num_classes)
+    if max_size < smallest:
+        raise ValueError(f"max model size {max_size} is below the smallest network of the space "
+                         f"({smallest} parameters)")
+    if max_macs is not None and max_macs < (cheapest := smallest_model_macs(space, input_shape, num_classes)):
+        raise ValueError(f"max MACs {max_macs} is below the cheapest network of the space ({cheapest} MACs)")
+
+
+def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
+           max_size: int, max_macs: int | None = None, rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """A configuration within max_size parameters (and max_macs), as close to config as the steps allow.
+
+    Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
+    """
+    _check_feasible(space, input_shape, num_classes, max_size, max_macs)
+
+    def fits(candidate: Mapping[str, Any]) -> bool:
+        return (count_parameters(candidate, input_shape, num_classes) <= max_size
+                and (max_macs is None or count_macs(candidate, input_shape, num_classes) <= max_macs))
+
+    start = _buildable_depth(config, space, input_shape)
+    last = smallest_config(space, input_shape, num_classes, base=config)
+    for candidate in itertools.chain([start], _smaller_structures(start, space), [last]):
+        fitted = _fit_widths(candidate, space, fits)
+        if fitted is not None:
+            return fitted
+    raise ValueError(f"no network of the space has at most {max_size} parameters and {max_macs} MACs together")

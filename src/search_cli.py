@@ -1,0 +1,195 @@
+"""The command line shared by AutoML.py and AutoML_random_search.py: flags, checks, wiring, summary."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cost_model import PRIOR_MACS_PER_SECOND, CostModel
+from data import DataError, load_dataset
+from EA import EvolutionaryHyperband, RandomSearch
+from model_size import ShapeError
+from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
+from repair import repair, smallest_model_macs, smallest_model_size
+from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_space import DEFAULT_CONFIG, SPACE
+from target import Target, resolve_device
+from utils import (OneLineParser, UsageError, fail, parse_bool, parse_fraction, parse_size, positive_int,
+                   read_json, set_threads, setup_logging)
+
+log = logging.getLogger("automl")
+
+EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take at most this share of --max_time
+EXIT_NOT_MET, EXIT_INTERRUPTED = 3, 130
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
+    parser = OneLineParser(prog=prog, description="Find the CNN with the highest top-3 accuracy within a "
+                                                  "size and a precision constraint, within a time budget.")
+    parser.add_argument("--constraint_max_model_size", type=parse_size, default=None,
+                        help="largest network allowed, in parameters (2e7 or 20000000)")
+    parser.add_argument("--constraint_min_precision", type=parse_fraction, default=None,
+                        help="smallest macro precision allowed, in [0, 1]")
+    if evolutionary:
+        parser.add_argument("--pop_size", type=int, default=50)
+        parser.add_argument("--num_children", type=positive_int, default=10,
+                            help="children per generation of the plain EA (--hyperband False)")
+        parser.add_argument("--hyperband", type=parse_bool, default=True)
+        parser.add_argument("--eta", type=float, default=3.0)
+        parser.add_argument("--min_budget", type=positive_float, default=1.0)
+    parser.add_argument("--max_time", type=positive_float, default=3600.0, help="wall-clock seconds")
+    parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
+    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--output_dir", type=Path, default=Path("runs"))
+    parser.add_argument("--resume", type=Path, help="automl_run_*.json of a stopped run to continue")
+    parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch")
+    parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False)
+    return parser
+
+
+def check_settings(s: dict[str, Any]) -> None:
+    """Bad values end the run before any training, with one line naming the flag."""
+    if s["constraint_max_model_size"] is None or s["constraint_min_precision"] is None:
+        raise UsageError("--constraint_max_model_size and --constraint_min_precision are required")
+    if s["algorithm"] == "ea":
+        if s["pop_size"] < 2:
+            raise UsageError(f"--pop_size must be at least 2, got {s['pop_size']}")
+        if s["eta"] <= 1:
+            raise UsageError(f"--eta must be greater than 1, got {s['eta']}")
+        if s["min_budget"] > s["max_budget"]:
+            raise UsageError(f"--min_budget {s['min_budget']} is larger than --max_budget {s['max_budget']}")
+
+
+def run_info(s: dict[str, Any], now: datetime) -> str:
+    head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
+            if s["algorithm"] == "ea" else "randomSearch")
+    return (f"{head}_minPrecision_{s['constraint_min_precision']}_maxModelSize_{s['constraint_max_model_size']}"
+            f"_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
+
+
+def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
+    settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
+                if key not in ("resume", "quiet", "threads")}
+    settings["algorithm"] = algorithm
+    return settings
+
+
+class Search:
+    """Everything one run needs, built from its settings (the same for a new run and a resumed one)."""
+
+    def __init__(self, s: dict[str, Any], info: str):
+        ensure_data(Path(s["data_dir"]))
+        train, _ = load_dataset(Path(s["data_dir"]))
+        self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=s["device"])
+        shape, classes = train.input_shape, train.num_classes
+        self.max_size = s["constraint_max_model_size"]
+        smallest = smallest_model_size(SPACE, shape, classes)
+        if self.max_size < smallest:
+            raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
+                             f"search space can build for this data ({smallest} parameters)")
+        self.cost_model = CostModel(PRIOR_MACS_PER_SECOND[self.target.device.type])
+        self.files = RunFiles(Path(s["output_dir"]), info)
+        self.optimizer = self._optimizer(s, shape, classes)
+
+    def _optimizer(self, s: dict[str, Any], shape, classes):
+        size_of = self.target.model_size
+        default = dict(DEFAULT_CONFIG) if size_of(DEFAULT_CONFIG) <= self.max_size else None
+        if s["algorithm"] == "random":
+            fit = self._fitter(s, shape, classes, cost_cap=False)
+            return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
+                                None, default)
+        return EvolutionaryHyperband(
+            SPACE, self._fitter(s, shape, classes, cost_cap=True), size_of, s["constraint_min_precision"],
+            pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
+            min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
+            checkpoint_dir=self.files.checkpoints, default_config=default)
+
+    def _fitter(self, s: dict[str, Any], shape, classes, cost_cap: bool) -> Callable:
+        """Repair into the size constraint and, for the EA, into an affordable training cost."""
+        images = self.target.images_per_epoch * s["max_budget"]
+        cheapest = smallest_model_macs(SPACE, shape, classes)
+
+        def fit(config: dict, rng: np.random.Generator) -> dict:
+            if cost_cap:
+                cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], images), cheapest)
+                try:
+                    return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
+                except ValueError:
+                    log.debug("no network fits both the size and the cost cap %d; size alone", cap)
+            return repair(config, SPACE, shape, classes, self.max_size, None, rng)
+        return fit
+
+
+def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]) -> str:
+    files, n = runner.recorder.files, len(runner.recorder.evaluations)
+    if best is None:
+        return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
+    return (f"{best['label'].capitalize()}: member {best['member']} reached cross-validated top-3 accuracy "
+            f"{best['top3_accuracy']:.4f} and precision {best['precision']:.4f} at {best['budget']} epochs, with "
+            f"{best['model_size']:,} parameters (limits: at most {s['constraint_max_model_size']:,} parameters, "
+            f"precision at least {s['constraint_min_precision']}). {n} evaluations, "
+            f"{runner.recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
+            f"{files.opt_cfg_copy}); every evaluation: {files.run_json}; progress: {files.csv}. "
+            f"Measure it on the test set with: python src/main.py -c {files.opt_cfg_copy} -t")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, algorithm: str) -> int:
+    if args.resume is not None:
+        record = read_json(args.resume)
+        if not isinstance(record, dict) or "settings" not in record:
+            raise UsageError(f"{args.resume}: not an automl_run_*.json file")
+        settings, info = record["settings"], args.resume.stem.removeprefix("automl_run_")
+    else:
+        settings, record = settings_from(args, algorithm), None
+        check_settings(settings)
+        info = run_info(settings, datetime.now())
+    search = Search(settings, info)
+    recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"])
+    runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model,
+                          max_time=settings["max_time"], keep_checkpoints=settings["keep_checkpoints"],
+                          quiet=args.quiet)
+    if record is not None:
+        runner.replay(record["evaluations"])
+        log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupted = runner.run()
+    best = runner.finish(interrupted)
+    print(summary(best, runner, settings))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if best is not None and best["constraints_met"] else EXIT_NOT_MET
+
+
+def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
+    args = build_parser(prog, evolutionary=algorithm == "ea").parse_args(argv)
+    setup_logging(args.quiet)
+    set_threads(args.threads)
+    try:
+        resolve_device(args.device)
+        return run(args, algorithm)
+    except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError, ValueError) as error:
+        fail(str(error), prog)
+

@@ -1,0 +1,210 @@
+"""Runs an ask/tell optimizer against the target within a wall-clock budget, recording every evaluation.
+
+Every finished evaluation is written at once (atomically) to the run's JSON and CSV, and the best
+configuration so far to opt_cfg: Ctrl-C or a kill loses nothing that finished. A stopped run resumes by
+replaying its recorded evaluations through a fresh optimizer with the same seed.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from EA import Job
+from member import OK, Member
+from ranking import final_choice, is_feasible
+from target import Target
+from utils import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and writing the results
+RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "train_seconds", "status", "message", "folds")
+
+
+class Optimizer(Protocol):
+    members: dict[int, Member]
+
+    def ask(self) -> Job | None: ...
+    def tell(self, job: Job, result: dict[str, Any]) -> None: ...
+    def obsolete_checkpoints(self) -> list[Path]: ...
+
+
+class ResumeError(ValueError):
+    """The recorded run cannot be replayed (different code, settings or files)."""
+
+
+@dataclass
+class RunFiles:
+    """Where a run writes: automl_run_{info}.json, opt_cfg_{info}.json (+ opt_cfg.json), {info}.csv, {info}/."""
+
+    output_dir: Path
+    info: str
+
+    @property
+    def run_json(self) -> Path:
+        return self.output_dir / f"automl_run_{self.info}.json"
+
+    @property
+    def opt_cfg(self) -> Path:
+        return self.output_dir / f"opt_cfg_{self.info}.json"
+
+    @property
+    def opt_cfg_copy(self) -> Path:
+        return self.output_dir / "opt_cfg.json"
+
+    @property
+    def csv(self) -> Path:
+        return self.output_dir / f"{self.info}.csv"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.output_dir / self.info
+
+
+def population_of(optimizer: Optimizer) -> list[Member]:
+    """The members the statistics describe: the EA's population, else every evaluated member."""
+    population = getattr(optimizer, "population", None)
+    return population or [m for m in optimizer.members.values() if m.result is not None]
+
+
+class RunRecorder:
+    """Keeps the run's files up to date after every evaluation."""
+
+    def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float):
+        self.files, self.settings, self.min_precision = files, settings, min_precision
+        self.evaluations: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.epochs_trained = 0
+        self.best_feasible = float("nan")
+
+    def record(self, job: Job, result: dict[str, Any], epochs_this_call: int, elapsed: float,
+               optimizer: Optimizer) -> None:
+        self.epochs_trained += epochs_this_call
+        entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
+                 "parents": list(job.member.parents), "configuration": job.config, "budget": job.budget,
+                 "bracket": job.bracket, "rung": job.rung, "epochs_this_call": epochs_this_call,
+                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS}}
+        self.evaluations.append(entry)
+        if is_feasible(result, self.min_precision):
+            self.best_feasible = np.nanmax([self.best_feasible, result["top3_accuracy"]])
+        self.rows.append(self._row(optimizer, elapsed))
+        self.write(optimizer, final=False)
+
+    def _row(self, optimizer: Optimizer, elapsed: float) -> dict[str, Any]:
+        results = [m.result for m in population_of(optimizer) if m.result and m.result["status"] == OK]
+        acc = [r["top3_accuracy"] for r in results] or [float("nan")]
+        prec = [r["precision"] for r in results] or [float("nan")]
+        return {"step": len(self.rows), "time": elapsed, "evaluations": len(self.evaluations),
+                "epochs_trained": self.epochs_trained, "avg_acc": float(np.mean(acc)), "best_acc": max(acc),
+                "avg_prec": float(np.mean(prec)), "best_prec": max(prec), "best_feasible_acc": self.best_feasible}
+
+    def best(self, optimizer: Optimizer) -> dict[str, Any] | None:
+        member, feasible = final_choice(optimizer.members.values(), self.min_precision)
+        if member is None:
+            return None
+        return {"member": member.id, "budget": member.budget, "configuration": member.config,
+                "model_size": member.model_size, "top3_accuracy": member.result["top3_accuracy"],
+                "precision": member.result["precision"], "constraints_met": feasible,
+                "label": "constraints met" if feasible else "constraints not met"}
+
+    def write(self, optimizer: Optimizer, final: bool, interrupted: bool = False) -> dict[str, Any] | None:
+        best = self.best(optimizer)
+        atomic_write_json(self.files.run_json, {"settings": self.settings, "finished": final,
+                                                "interrupted": interrupted, "best": best,
+                                                "evaluations": self.evaluations})
+        atomic_write_text(self.files.csv, pd.DataFrame(self.rows).to_csv(index=False))
+        if best is not None:
+            atomic_write_json(self.files.opt_cfg, best["configuration"])
+            atomic_write_json(self.files.opt_cfg_copy, best["configuration"])
+        return best
+
+
+class SearchRunner:
+    """The loop: ask, train within the deadline, tell, record; the cost model learns from every result."""
+
+    def __init__(self, optimizer: Optimizer, target: Target, recorder: RunRecorder, cost_model, *,
+                 max_time: float, keep_checkpoints: bool = False, quiet: bool = False):
+        self.optimizer, self.target, self.recorder = optimizer, target, recorder
+        self.cost_model, self.max_time = cost_model, max_time
+        self.keep_checkpoints, self.quiet = keep_checkpoints, quiet
+        self.time_offset = 0.0
+
+    def _epochs_this_call(self, job: Job, epochs: int) -> int:
+        return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
+
+    def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
+        if result["status"] == OK:
+            macs = self.target.model_macs(job.config)
+            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, result["train_seconds"])
+
+    def replay(self, evaluations: list[dict[str, Any]]) -> None:
+        """Feed a stopped run's evaluations back through the optimizer, which must ask for the same jobs."""
+        for entry in evaluations:
+            job = self.optimizer.ask()
+            if job is None or job.member.id != entry["member"] or job.budget != entry["budget"]:
+                raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
+                                  f"budget {entry['budget']}); was the run made with other code or settings?")
+            if job.checkpoint_in is not None and not job.checkpoint_in.exists():
+                job.checkpoint_in = None
+            result = {k: entry[k] for k in RESULT_KEYS}
+            epochs = entry["epochs_this_call"]
+            self._learn(job, result, epochs)
+            self.optimizer.tell(job, result)
+            self.recorder.record(job, result, epochs, entry["time"], self.optimizer)
+            self.optimizer.obsolete_checkpoints()
+        self.time_offset = evaluations[-1]["time"] if evaluations else 0.0
+
+    def run(self) -> bool:
+        """Search until the time is up; True if interrupted (Ctrl-C or SIGTERM). Files stay valid either way."""
+        start = time.monotonic() - self.time_offset
+        deadline = start + self.max_time - RESERVE_SECONDS
+        bar = tqdm(total=round(self.max_time), unit="s", disable=self.quiet, initial=round(self.time_offset),
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s {postfix}")
+        interrupted = False
+        try:
+            while time.monotonic() < deadline:
+                job = self.optimizer.ask()
+                if job is None:
+                    break
+                if not self._run_job(job, start, deadline):
+                    break
+                bar.n = min(round(time.monotonic() - start), bar.total)
+                bar.set_postfix(evaluations=len(self.recorder.evaluations), best_feasible=self.recorder.best_feasible)
+        except KeyboardInterrupt:
+            interrupted = True
+            log.warning("interrupted: writing what is known")
+        finally:
+            bar.close()
+        return interrupted
+
+    def _run_job(self, job: Job, start: float, deadline: float) -> bool:
+        result = self.target(job.config, job.budget, checkpoint_in=job.checkpoint_in,
+                             checkpoint_out=job.checkpoint_out, deadline=deadline).to_dict()
+        if result["status"] == "stopped":
+            log.info("deadline reached while training member %d to %d epochs", job.member.id, job.budget)
+            return False
+        epochs = self._epochs_this_call(job, result["epochs"])
+        self._learn(job, result, epochs)
+        self.optimizer.tell(job, result)
+        self.recorder.record(job, result, epochs, time.monotonic() - start, self.optimizer)
+        self._delete(self.optimizer.obsolete_checkpoints())
+        return True
+
+    def _delete(self, paths: list[Path]) -> None:
+        if not self.keep_checkpoints:
+            for path in paths:
+                path.unlink(missing_ok=True)
+
+    def finish(self, interrupted: bool) -> dict[str, Any] | None:
+        best = self.recorder.write(self.optimizer, final=not interrupted, interrupted=interrupted)
+        if not self.keep_checkpoints and not interrupted:
+            shutil.rmtree(self.recorder.files.checkpoints, ignore_errors=True)
+        return best

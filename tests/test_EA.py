@@ -1,0 +1,118 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from EA import EvolutionaryHyperband, RandomSearch
+from fakes import CLASSES, SHAPE, FakeTarget
+from model_size import count_parameters
+from repair import repair
+from search_space import DEFAULT_CONFIG, SPACE
+
+
+def fit_into(max_size):
+    return lambda config, rng: repair(config, SPACE, SHAPE, CLASSES, max_size, None, rng)
+
+
+def size_of(config):
+    return count_parameters(config, SHAPE, CLASSES)
+
+
+def drive(optimizer, target, n_jobs, tmp_path=None):
+    jobs = []
+    for _ in range(n_jobs):
+        job = optimizer.ask()
+        result = target(job.config, job.budget, checkpoint_in=job.checkpoint_in, checkpoint_out=job.checkpoint_out)
+        optimizer.tell(job, result.to_dict())
+        jobs.append(job)
+    return jobs
+
+
+def make_ea(tmp_path, max_size=2 * 10**7, **kw):
+    args = dict(pop_size=10, min_budget=1, max_budget=50, eta=3, seed=1, checkpoint_dir=tmp_path / "ckpt",
+                default_config=dict(DEFAULT_CONFIG) if size_of(DEFAULT_CONFIG) <= max_size else None)
+    args.update(kw)
+    return EvolutionaryHyperband(SPACE, fit_into(max_size), size_of, 0.39, **args)
+
+
+def test_hyperband_brackets_run_their_sizes_and_budgets(tmp_path):
+    ea = make_ea(tmp_path)
+    jobs = drive(ea, FakeTarget(), 27 + 9 + 3 + 1 + 12 + 4 + 1)
+    first = Counter(j.budget for j in jobs[:40])
+    assert first == {2: 27, 6: 9, 17: 3, 50: 1}
+    assert Counter(j.budget for j in jobs[40:]) == {6: 12, 17: 4, 50: 1}
+    assert jobs[0].config == DEFAULT_CONFIG
+    assert all(not j.member.parents for j in jobs[:27])
+    assert all(j.member.parents for j in jobs[40:52])
+
+
+def test_promotions_continue_from_the_checkpoint_of_the_best(tmp_path):
+    ea = make_ea(tmp_path)
+    target = FakeTarget()
+    jobs = drive(ea, target, 27 + 9)
+    rung0 = {j.member.id: j for j in jobs[:27]}
+    promoted = jobs[27:]
+    for job in promoted:
+        assert job.checkpoint_in == rung0[job.member.id].checkpoint_out
+        assert job.checkpoint_in.exists()
+    best = sorted(rung0.values(), key=lambda j: -j.member.results[2]["top3_accuracy"])[:9]
+    assert {j.member.id for j in promoted} == {j.member.id for j in best}
+    assert target.calls[27][2] is not None  # the first promotion did not train from scratch
+
+
+def test_rung_waits_for_results_when_asked_ahead(tmp_path):
+    ea = make_ea(tmp_path)
+    jobs = [ea.ask() for _ in range(27)]
+    assert ea.ask() is None
+    for job in jobs:
+        ea.tell(job, FakeTarget()(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
+    assert ea.ask().budget == 6
+
+
+def test_obsolete_checkpoints_are_those_not_promoted(tmp_path):
+    ea = make_ea(tmp_path)
+    jobs = drive(ea, FakeTarget(), 27)
+    stale = ea.obsolete_checkpoints()
+    assert len(stale) == 27 - 9
+    kept = {j.checkpoint_out for j in jobs} - set(stale)
+    assert {m.checkpoint for m in ea.rung_members} == kept
+
+
+def test_plain_evolution_trains_every_child_at_max_budget(tmp_path):
+    ea = make_ea(tmp_path, hyperband=False, pop_size=6, num_children=3)
+    jobs = drive(ea, FakeTarget(), 6 + 3 + 3)
+    assert {j.budget for j in jobs} == {50}
+    assert all(j.checkpoint_in is None for j in jobs)
+    assert all(j.member.parents for j in jobs[6:])
+    assert len(ea.population) == 6
+
+
+def test_survival_keeps_the_best(tmp_path):
+    ea = make_ea(tmp_path, hyperband=False, pop_size=4, num_children=4)
+    jobs = drive(ea, FakeTarget(), 8)
+    scores = sorted((j.member.result["precision"] >= 0.39, j.member.result["top3_accuracy"]) for j in jobs)
+    kept = sorted((m.result["precision"] >= 0.39, m.result["top3_accuracy"]) for m in ea.population)
+    assert kept == scores[-4:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_evaluated_configuration_fits_any_size_constraint(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    max_size = int(10 ** rng.uniform(3.5, 7.5))
+    ea = make_ea(tmp_path, max_size=max_size, seed=seed)
+    jobs = drive(ea, FakeTarget(), 60)
+    assert all(size_of(j.config) <= max_size for j in jobs)
+    assert (jobs[0].config == DEFAULT_CONFIG) == (size_of(DEFAULT_CONFIG) <= max_size)
+
+
+def test_random_search_samples_within_size_at_max_budget():
+    rs = RandomSearch(SPACE, fit_into(50_000), size_of, 0.39, 20, 0, None, None)
+    jobs = drive(rs, FakeTarget(), 15)
+    assert {j.budget for j in jobs} == {20} and all(size_of(j.config) <= 50_000 for j in jobs)
+    assert len({str(sorted(j.config.items())) for j in jobs}) == 15
+
+
+def test_same_seed_same_search(tmp_path):
+    a = [j.config for j in drive(make_ea(tmp_path / "a"), FakeTarget(), 45)]
+    b = [j.config for j in drive(make_ea(tmp_path / "b"), FakeTarget(), 45)]
+    assert a == b

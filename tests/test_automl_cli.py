@@ -1,0 +1,102 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import REPO_ROOT, make_image_folder
+from main import read_config
+
+
+def automl(*args, script="src/AutoML.py", **kw):
+    return subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=240, **kw)
+
+
+REQUIRED = ["--constraint_max_model_size", "2e5", "--constraint_min_precision", "0.1"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--constraint_max_model_size", "0", "--constraint_min_precision", "0.4"], "constraint_max_model_size"),
+    (["--constraint_max_model_size", "-3", "--constraint_min_precision", "0.4"], "constraint_max_model_size"),
+    (["--constraint_max_model_size", "2.5", "--constraint_min_precision", "0.4"], "constraint_max_model_size"),
+    (["--constraint_max_model_size", "2e7", "--constraint_min_precision", "1.2"], "constraint_min_precision"),
+    (["--constraint_max_model_size", "2e7"], "constraint_min_precision"),
+    ([*REQUIRED, "--max_time", "0"], "--max_time"),
+    ([*REQUIRED, "--pop_size", "1"], "--pop_size"),
+    ([*REQUIRED, "--min_budget", "60", "--max_budget", "50"], "--min_budget"),
+    ([*REQUIRED, "--eta", "1"], "--eta"),
+    ([*REQUIRED, "--hyperband", "maybe"], "--hyperband"),
+    ([*REQUIRED, "--num_children", "0"], "--num_children"),
+    ([*REQUIRED, "--resume", "/nonexistent/run.json"], "no such file"),
+    ([*REQUIRED, "--device", "tpu"], "--device"),
+    (["--constraint_max_model_size", "100", "--constraint_min_precision", "0.4"], "smallest network"),
+])
+def test_bad_flags_are_one_line_exit_2(tiny_data, tmp_path, args, needle):
+    done = automl(*args, "--data_dir", tiny_data, "--output_dir", tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("automl_run_*"))
+
+
+def test_smallest_size_is_named(tiny_data, tmp_path):
+    done = automl("--constraint_max_model_size", "100", "--constraint_min_precision", "0.4", "--data_dir", tiny_data)
+    assert "parameters" in done.stderr and any(ch.isdigit() for ch in done.stderr.split("(")[-1])
+
+
+def test_random_search_has_no_evolution_flags(tiny_data):
+    done = automl(*REQUIRED, "--pop_size", "5", "--data_dir", tiny_data, script="src/AutoML_random_search.py")
+    assert done.returncode == 2 and "--pop_size" in done.stderr
+
+
+@pytest.mark.parametrize("script", ["src/AutoML.py", "src/AutoML_random_search.py"])
+def test_end_to_end_run_on_tiny_data(tmp_path, script):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    evolution = [] if "random" in script else ["--pop_size", "4"]
+    done = automl("--constraint_max_model_size", "2e4", "--constraint_min_precision", "0.1", "--max_time", "25",
+                  "--max_budget", "6", "--seed", "3", "--data_dir", data, "--output_dir", out, "--quiet", "true",
+                  *evolution, script=script)
+    elapsed = time.monotonic() - started
+    assert done.returncode in (0, 3), done.stderr
+    assert elapsed < 25 + 15  # start-up, data, and the reserve for writing
+    record = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    assert record["finished"] and len(record["evaluations"]) >= 3
+    assert all(e["model_size"] <= 2e4 for e in record["evaluations"])
+    config = read_config(out / "opt_cfg.json")
+    assert config == record["best"]["configuration"]
+    assert len(pd.read_csv(next(out.glob("*.csv")))) == len(record["evaluations"])
+    assert ("Constraints met" in done.stdout) == (done.returncode == 0)
+    assert not [p for p in out.iterdir() if p.is_dir()]
+
+
+def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    args = [sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4", "--constraint_min_precision",
+            "0.1", "--max_time", "30", "--max_budget", "9", "--pop_size", "4", "--data_dir", str(data),
+            "--output_dir", str(out), "--quiet"]
+    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        runs = list(out.glob("automl_run_*.json"))
+        if runs and len(json.loads(runs[0].read_text())["evaluations"]) >= 4:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    run_file = next(out.glob("automl_run_*.json"))
+    record = json.loads(run_file.read_text())
+    assert record["interrupted"] and len(record["evaluations"]) >= 4
+    assert json.loads((out / "opt_cfg.json").read_text()) == record["best"]["configuration"]
+    done = automl("--resume", run_file, "--quiet")
+    assert done.returncode in (0, 3), done.stderr
+    resumed = json.loads(run_file.read_text())
+    assert resumed["finished"] and len(resumed["evaluations"]) > len(record["evaluations"])
+    assert resumed["evaluations"][:len(record["evaluations"])] == record["evaluations"]

@@ -1,0 +1,87 @@
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from cost_model import CostModel
+from EA import EvolutionaryHyperband
+from fakes import FakeTarget
+from search_run import RESERVE_SECONDS, ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_space import SPACE
+from test_EA import fit_into, size_of
+
+SETTINGS = {"algorithm": "ea", "seed": 5}
+
+
+def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hyperband=True):
+    files = RunFiles(tmp_path, info)
+    ea = EvolutionaryHyperband(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9,
+                               eta=3, seed=seed, checkpoint_dir=files.checkpoints, hyperband=hyperband)
+    recorder = RunRecorder(files, SETTINGS, 0.2)
+    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(1e10), max_time=max_time, quiet=True)
+
+
+def test_deadline_holds_with_a_cheap_target(tmp_path):
+    runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + 2, seconds_per_epoch=0.05)
+    start = time.monotonic()
+    assert runner.run() is False
+    runner.finish(False)
+    assert time.monotonic() - start < runner.max_time + 1.0
+    assert len(runner.recorder.evaluations) > 5
+
+
+def test_output_files_parse_and_hold_every_evaluation(tmp_path):
+    runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + 1.5)
+    runner.run()
+    best = runner.finish(False)
+    files = runner.recorder.files
+    record = json.loads(files.run_json.read_text())
+    assert record["finished"] and record["settings"] == SETTINGS and record["best"] == best
+    first = record["evaluations"][0]
+    for key in ("member", "parents", "configuration", "budget", "top3_accuracy", "precision", "model_size",
+                "train_seconds", "time", "bracket", "status"):
+        assert key in first
+    times = [e["time"] for e in record["evaluations"]]
+    assert times == sorted(times)
+    table = pd.read_csv(files.csv)
+    assert list(table.columns) == ["step", "time", "evaluations", "epochs_trained", "avg_acc", "best_acc",
+                                   "avg_prec", "best_prec", "best_feasible_acc"]
+    assert len(table) == len(record["evaluations"])
+    assert table["epochs_trained"].iloc[-1] == sum(e["epochs_this_call"] for e in record["evaluations"])
+    assert json.loads(files.opt_cfg.read_text()) == best["configuration"] == json.loads(files.opt_cfg_copy.read_text())
+    assert best["constraints_met"] and best["budget"] == 9
+    assert not files.checkpoints.exists()
+
+
+def test_resume_continues_where_the_run_stopped(tmp_path):
+    first = runner_for(tmp_path, max_time=1e9)
+    stopped_after = 20
+    for _ in range(stopped_after):
+        first._run_job(first.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+    first.finish(interrupted=True)
+    record = json.loads(first.recorder.files.run_json.read_text())
+    assert len(record["evaluations"]) == stopped_after and record["interrupted"]
+
+    resumed = runner_for(tmp_path, max_time=1e9)
+    resumed.replay(record["evaluations"])
+    assert len(resumed.recorder.evaluations) == stopped_after
+    next_job = resumed.optimizer.ask()
+
+    straight = runner_for(tmp_path / "straight", max_time=1e9)
+    for _ in range(stopped_after):
+        straight._run_job(straight.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+    expected = straight.optimizer.ask()
+    assert (next_job.member.id, next_job.budget, next_job.config) == (expected.member.id, expected.budget,
+                                                                     expected.config)
+    if next_job.checkpoint_in is not None:
+        assert next_job.checkpoint_in.exists()
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    first = runner_for(tmp_path, max_time=1e9)
+    for _ in range(3):
+        first._run_job(first.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+    other = runner_for(tmp_path / "o", max_time=1e9, hyperband=False)
+    with pytest.raises(ResumeError):
+        other.replay(first.recorder.evaluations)
