@@ -47,13 +47,13 @@ class _Optimizer:
     """What every optimizer shares: members, their creation within the constraints, job bookkeeping."""
 
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float,
-                 max_budget: int, seed: int, checkpoint_dir: Path | None, default_config: dict | None):
+                 max_budget: int, seed: int, checkpoint_dir: Path | None, initial_configs: list[dict] = ()):
         self.space, self.fit, self.size_of = space, fit, size_of
         self.min_precision, self.max_budget = min_precision, int(max_budget)
         self.rng = np.random.default_rng(seed)
         self.checkpoint_dir = checkpoint_dir
         self.members: dict[int, Member] = {}
-        self.pending_default = default_config
+        self.initial = deque(initial_configs)
         self.n_jobs = 0
         self.bracket_count = 0
         self.stale: list[Path] = []
@@ -65,9 +65,9 @@ class _Optimizer:
         return member
 
     def _random_member(self) -> Member:
-        if self.pending_default is not None:
-            config, self.pending_default = self.pending_default, None
-            return self._member(config)
+        """The next initial configuration (the default, a portfolio entry), else a random one."""
+        if self.initial:
+            return self._member(self.initial.popleft())
         return self._member(self.fit(sample(self.space, self.rng), self.rng))
 
     def _job(self, member: Member, budget: int, rung: int) -> Job:
@@ -111,8 +111,8 @@ class EvolutionaryHyperband(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, num_children: int = 10, hyperband: bool = True, min_budget: float = 1,
                  max_budget: int = 50, eta: float = 3, seed: int = 0, checkpoint_dir: Path | None = None,
-                 default_config: dict | None = None):
-        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, default_config)
+                 initial_configs: list[dict] = ()):
+        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial_configs)
         self.pop_size, self.num_children = pop_size, num_children
         self.brackets = BracketManager(min_budget, max_budget, eta) if hyperband else None
         self.population: list[Member] = []

@@ -18,7 +18,7 @@ from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import repair, smallest_model_macs, smallest_model_size
 from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner
-from search_space import DEFAULT_CONFIG, SPACE
+from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
 from utils import (OneLineParser, UsageError, fail, parse_bool, parse_fraction, parse_size, positive_int,
                    read_json, set_threads, setup_logging)
@@ -57,7 +57,7 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
     parser.add_argument("--seed", type=int, default=123)
     parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--output_dir", type=Path, default=Path("runs"))
+    parser.add_argument("--output_dir", type=Path, default=Path("."), help="where the run writes its files")
     parser.add_argument("--resume", type=Path, help="automl_run_*.json of a stopped run to continue")
     parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -112,16 +112,19 @@ class Search:
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of = self.target.model_size
-        default = dict(DEFAULT_CONFIG) if size_of(DEFAULT_CONFIG) <= self.max_size else None
+        default = [dict(DEFAULT_CONFIG)] if size_of(DEFAULT_CONFIG) <= self.max_size else []
         if s["algorithm"] == "random":
             fit = self._fitter(s, shape, classes, cost_cap=False)
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
                                 None, default)
+        fit = self._fitter(s, shape, classes, cost_cap=True)
+        rng = np.random.default_rng(s["seed"])
+        portfolio = [fit(load_config(config), rng) for config in PORTFOLIO]
         return EvolutionaryHyperband(
-            SPACE, self._fitter(s, shape, classes, cost_cap=True), size_of, s["constraint_min_precision"],
+            SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
             min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
-            checkpoint_dir=self.files.checkpoints, default_config=default)
+            checkpoint_dir=self.files.checkpoints, initial_configs=default + portfolio)
 
     def _fitter(self, s: dict[str, Any], shape, classes, cost_cap: bool) -> Callable:
         """Repair into the size constraint and, for the EA, into an affordable training cost."""

@@ -30,7 +30,7 @@ def drive(optimizer, target, n_jobs, tmp_path=None):
 
 def make_ea(tmp_path, max_size=2 * 10**7, **kw):
     args = dict(pop_size=10, min_budget=1, max_budget=50, eta=3, seed=1, checkpoint_dir=tmp_path / "ckpt",
-                default_config=dict(DEFAULT_CONFIG) if size_of(DEFAULT_CONFIG) <= max_size else None)
+                initial_configs=[dict(DEFAULT_CONFIG)] if size_of(DEFAULT_CONFIG) <= max_size else [])
     args.update(kw)
     return EvolutionaryHyperband(SPACE, fit_into(max_size), size_of, 0.39, **args)
 
@@ -106,7 +106,7 @@ def test_every_evaluated_configuration_fits_any_size_constraint(tmp_path, seed):
 
 
 def test_random_search_samples_within_size_at_max_budget():
-    rs = RandomSearch(SPACE, fit_into(50_000), size_of, 0.39, 20, 0, None, None)
+    rs = RandomSearch(SPACE, fit_into(50_000), size_of, 0.39, 20, 0, None)
     jobs = drive(rs, FakeTarget(), 15)
     assert {j.budget for j in jobs} == {20} and all(size_of(j.config) <= 50_000 for j in jobs)
     assert len({str(sorted(j.config.items())) for j in jobs}) == 15

@@ -39,3 +39,10 @@ def test_bad_values_name_the_key(raw, key):
 def test_not_an_object():
     with pytest.raises(ConfigError, match="JSON object"):
         load_config([1, 2])
+
+
+def test_portfolio_entries_are_members_of_the_space():
+    from search_space import PORTFOLIO
+    for entry in PORTFOLIO:
+        config = load_config(entry)
+        assert {k: config[k] for k in entry} == entry
