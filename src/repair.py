@@ -67,12 +67,16 @@ def _buildable(config: Mapping[str, Any], input_shape: Shape) -> bool:
     return True
 
 
+def _smallest(candidates: list[dict[str, Any]], input_shape: Shape, num_classes: int) -> dict[str, Any]:
+    return min(candidates, key=lambda c: (count_parameters(c, input_shape, num_classes),
+                                          count_macs(c, input_shape, num_classes)))
+
+
 def smallest_config(space: ConfigurationSpace, input_shape: Shape, num_classes: int,
                     base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The network with the fewest parameters (then MACs) the space builds; training values from base or default."""
     candidates = _structures(space, input_shape, load_config({}, space) if base is None else base)
-    return min(candidates, key=lambda c: (count_parameters(c, input_shape, num_classes),
-                                          count_macs(c, input_shape, num_classes)))
+    return _smallest(candidates, input_shape, num_classes)
 
 
 def smallest_model_size(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
@@ -129,32 +133,28 @@ def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> It
         yield {**config, "use_BN": False}
 
 
-def _check_feasible(space: ConfigurationSpace, input_shape: Shape, num_classes: int,
-                    max_size: int, max_macs: int | None) -> None:
-    """Raise ValueError naming the smallest model when no configuration can meet a constraint."""
-    smallest = smallest_model_size(space, input_shape, num_classes)
-    if max_size < smallest:
-        raise ValueError(f"max model size {max_size} is below the smallest network of the space "
-                         f"({smallest} parameters)")
-    if max_macs is not None and max_macs < (cheapest := smallest_model_macs(space, input_shape, num_classes)):
-        raise ValueError(f"max MACs {max_macs} is below the cheapest network of the space ({cheapest} MACs)")
-
-
 def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
            max_size: int, max_macs: int | None = None, rng: np.random.Generator | None = None) -> dict[str, Any]:
     """A configuration within max_size parameters (and max_macs), as close to config as the steps allow.
 
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
+    Raises ValueError, naming the smallest network, when no configuration of the space can fit.
     """
-    _check_feasible(space, input_shape, num_classes, max_size, max_macs)
+    candidates = _structures(space, input_shape, config)
+    smallest = _smallest(candidates, input_shape, num_classes)
+    size = count_parameters(smallest, input_shape, num_classes)
+    if max_size < size:
+        raise ValueError(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
+    macs = min(count_macs(c, input_shape, num_classes) for c in candidates)
+    if max_macs is not None and max_macs < macs:
+        raise ValueError(f"max MACs {max_macs} is below the cheapest network of the space ({macs} MACs)")
 
     def fits(candidate: Mapping[str, Any]) -> bool:
         return (count_parameters(candidate, input_shape, num_classes) <= max_size
                 and (max_macs is None or count_macs(candidate, input_shape, num_classes) <= max_macs))
 
     start = _buildable_depth(config, space, input_shape)
-    last = smallest_config(space, input_shape, num_classes, base=config)
-    for candidate in itertools.chain([start], _smaller_structures(start, space), [last]):
+    for candidate in itertools.chain([start], _smaller_structures(start, space), [smallest]):
         fitted = _fit_widths(candidate, space, fits)
         if fitted is not None:
             return fitted

@@ -112,32 +112,47 @@ class Search:
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of = self.target.model_size
-        default = [dict(DEFAULT_CONFIG)] if size_of(DEFAULT_CONFIG) <= self.max_size else []
+        fit = self._fitter(s, shape, classes)
         if s["algorithm"] == "random":
-            fit = self._fitter(s, shape, classes, cost_cap=False)
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
-                                None, default)
-        fit = self._fitter(s, shape, classes, cost_cap=True)
+                                None, self._initial_configs(s, []))
         rng = np.random.default_rng(s["seed"])
         portfolio = [fit(load_config(config), rng) for config in PORTFOLIO]
         return EvolutionaryHyperband(
             SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
             min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
-            checkpoint_dir=self.files.checkpoints, initial_configs=default + portfolio)
+            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s, portfolio))
 
-    def _fitter(self, s: dict[str, Any], shape, classes, cost_cap: bool) -> Callable:
-        """Repair into the size constraint and, for the EA, into an affordable training cost."""
+    def _initial_configs(self, s: dict[str, Any], portfolio: list[dict]) -> list[dict]:
+        """The portfolio and the default configuration, cheapest first so that results come early.
+
+        The default joins when it fits the size constraint and, where it is trained straight to max_budget
+        (random search, plain EA), when that training is predicted to end within --max_time.
+        """
+        configs = list(portfolio)
+        straight = s["algorithm"] == "random" or not s["hyperband"]
+        if self.target.model_size(DEFAULT_CONFIG) <= self.max_size:
+            images = self.target.images_per_epoch * s["max_budget"]
+            seconds = self.cost_model.seconds(self.target.model_macs(DEFAULT_CONFIG), images)
+            if not straight or seconds <= s["max_time"]:
+                configs.append(dict(DEFAULT_CONFIG))
+            else:
+                log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
+                         s["max_budget"], seconds)
+        return sorted(configs, key=self.target.model_macs)
+
+    def _fitter(self, s: dict[str, Any], shape, classes) -> Callable:
+        """Repair into the size constraint and into an affordable training cost (the same for every method)."""
         images = self.target.images_per_epoch * s["max_budget"]
         cheapest = smallest_model_macs(SPACE, shape, classes)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            if cost_cap:
-                cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], images), cheapest)
-                try:
-                    return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
-                except ValueError:
-                    log.debug("no network fits both the size and the cost cap %d; size alone", cap)
+            cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], images), cheapest)
+            try:
+                return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
+            except ValueError:
+                log.debug("no network fits both the size and the cost cap %d; size alone", cap)
             return repair(config, SPACE, shape, classes, self.max_size, None, rng)
         return fit
 

@@ -31,24 +31,19 @@ def _python(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _random_value(hp: Hyperparameter, rng: np.random.Generator) -> Any:
-    """One value drawn from the hyperparameter's own prior, seeded from rng."""
-    return _python(hp.sample_value(seed=np.random.RandomState(rng.integers(2**32))))
-
-
-def _complete(values: Mapping[str, Any], space: ConfigurationSpace, rng: np.random.Generator) -> dict[str, Any]:
-    """Fill what the values lack (a new layer copies the previous width), drop inactive keys, validate."""
+def _complete(values: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
+    """Give new layers the previous layer's width, drop inactive keys, validate (raises on an illegal value)."""
     full = dict(values)
-    for name, hp in space.items():  # topological order: a layer's width comes after the one before it
-        if name not in full:
-            full[name] = full[PREVIOUS_WIDTH[name]] if name in PREVIOUS_WIDTH else _random_value(hp, rng)
-    active = deactivate_inactive_hyperparameters(full, space)  # raises on an illegal value or combination
+    for name, previous in PREVIOUS_WIDTH.items():  # in layer order: a layer two deeper copies the filled one
+        full.setdefault(name, full[previous])
+    active = deactivate_inactive_hyperparameters(full, space)
     return {name: _python(full[name]) for name in space if name in active}
 
 
 def sample(space: ConfigurationSpace, rng: np.random.Generator) -> dict[str, Any]:
     """A random configuration from the space's priors: the initial population and random search."""
-    return _complete({name: _random_value(hp, rng) for name, hp in space.items()}, space, rng)
+    seed = np.random.RandomState(rng.integers(2**32))
+    return _complete({name: _python(hp.sample_value(seed=seed)) for name, hp in space.items()}, space)
 
 
 def _step(value: Any, choices: Sequence[Any], rng: np.random.Generator) -> Any:
@@ -89,7 +84,7 @@ def mutate(config: Mapping[str, Any], space: ConfigurationSpace, rng: np.random.
     child = dict(config)
     for name in (name for name, chosen in zip(names, mask) if chosen):
         child[name] = _mutate_value(space[name], config[name], rng)
-    return _complete(child, space, rng)
+    return _complete(child, space)
 
 
 def crossover(a: Mapping[str, Any], b: Mapping[str, Any], space: ConfigurationSpace,
@@ -100,7 +95,7 @@ def crossover(a: Mapping[str, Any], b: Mapping[str, Any], space: ConfigurationSp
         first, second = (a, b) if rng.random() < 0.5 else (b, a)
         if name in first or name in second:
             child[name] = first.get(name, second.get(name))
-    return _complete(child, space, rng)
+    return _complete(child, space)
 
 
 def tournament(ranks: Sequence[float], rng: np.random.Generator, k: int = 3) -> int:
