@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def main() -> None:
         for method in METHODS:
             run_one(method, seed, args)
     grid = np.linspace(args.max_time / 10, args.max_time, 10)
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}; --max_time {args.max_time:.0f} s, "
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; --max_time {args.max_time:.0f} s, "
           f"constraints ({args.max_size}, {args.min_precision}), seeds {args.seeds}")
     curves = {m: np.nanmedian([best_over_time(args.out / f"{m}_seed{s}", grid) for s in args.seeds], axis=0)
               for m in METHODS}

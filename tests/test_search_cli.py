@@ -1,0 +1,48 @@
+"""Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
+import pytest
+
+from search_cli import Search, build_parser, settings_from
+from search_space import DEFAULT_CONFIG
+
+
+def search(data, out, algorithm="ea", extra=()):
+    args = build_parser("AutoML.py", evolutionary=algorithm == "ea").parse_args(
+        ["--constraint_max_model_size", "2e7", "--constraint_min_precision", "0.1", "--data_dir", str(data),
+         "--output_dir", str(out), *extra])
+    return Search(settings_from(args, algorithm), "test")
+
+
+def initial(s: Search) -> list[dict]:
+    return list(s.optimizer.initial)
+
+
+def default_seconds(s: Search, max_budget: int = 50) -> float:
+    return s.cost_model.seconds(s.target.model_macs(DEFAULT_CONFIG), s.target.images_per_epoch * max_budget)
+
+
+def test_ea_starts_from_portfolio_and_default_cheapest_first(tiny_data, tmp_path):
+    s = search(tiny_data, tmp_path)
+    configs = initial(s)
+    assert DEFAULT_CONFIG in configs and len(configs) == 5
+    macs = [s.target.model_macs(c) for c in configs]
+    assert macs == sorted(macs)
+
+
+def test_the_default_is_left_out_when_over_the_size_limit(tiny_data, tmp_path):
+    s = search(tiny_data, tmp_path, extra=["--constraint_max_model_size", "1e6"])
+    assert DEFAULT_CONFIG not in initial(s)
+    assert all(s.target.model_size(c) <= 1e6 for c in initial(s))
+
+
+@pytest.mark.parametrize("algorithm,extra", [("random", []), ("ea", ["--hyperband", "False"])])
+def test_trained_straight_the_default_joins_only_if_it_can_finish(tiny_data, tmp_path, algorithm, extra):
+    seconds = default_seconds(search(tiny_data, tmp_path / "probe", algorithm))
+    short = search(tiny_data, tmp_path / "short", algorithm, [*extra, "--max_time", str(seconds / 2)])
+    long = search(tiny_data, tmp_path / "long", algorithm, [*extra, "--max_time", str(seconds * 2)])
+    assert DEFAULT_CONFIG not in initial(short)
+    assert DEFAULT_CONFIG in initial(long)
+
+
+def test_with_hyperband_the_default_joins_however_short_the_run(tiny_data, tmp_path):
+    seconds = default_seconds(search(tiny_data, tmp_path / "probe"))
+    assert DEFAULT_CONFIG in initial(search(tiny_data, tmp_path / "run", extra=["--max_time", str(seconds / 2)]))
