@@ -46,10 +46,10 @@ def run_one(method: str, seed: int, args: argparse.Namespace) -> Path:
 
 def best_over_time(out: Path, grid: np.ndarray) -> np.ndarray:
     """Best feasible validation top-3 accuracy reached by each time of the grid (NaN before the first)."""
-    csv = next(out.glob("*.csv"), None)
-    if csv is None:
+    run = next(out.glob("automl_run_*.json"), None)
+    if run is None:
         return np.full(len(grid), np.nan)
-    table = pd.read_csv(csv)
+    table = pd.read_csv(out / f"{run.stem.removeprefix('automl_run_')}.csv")
     best = table["best_feasible_acc"].cummax()
     return np.array([best[table["time"] <= t].max() if (table["time"] <= t).any() else np.nan for t in grid])
 
