@@ -145,8 +145,7 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
     size = count_parameters(smallest, input_shape, num_classes)
     if max_size < size:
         raise ValueError(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
-    macs = min(count_macs(c, input_shape, num_classes) for c in candidates)
-    if max_macs is not None and max_macs < macs:
+    if max_macs is not None and max_macs < (macs := min(count_macs(c, input_shape, num_classes) for c in candidates)):
         raise ValueError(f"max MACs {max_macs} is below the cheapest network of the space ({macs} MACs)")
 
     def fits(candidate: Mapping[str, Any]) -> bool:

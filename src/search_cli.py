@@ -107,6 +107,7 @@ class Search:
             raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
                              f"search space can build for this data ({smallest} parameters)")
         self.cost_model = CostModel(PRIOR_MACS_PER_SECOND[self.target.device.type])
+        self.images_per_evaluation = self.target.images_per_epoch * s["max_budget"]  # at max_budget
         self.files = RunFiles(Path(s["output_dir"]), info)
         self.optimizer = self._optimizer(s, shape, classes)
 
@@ -133,8 +134,7 @@ class Search:
         configs = list(portfolio)
         straight = s["algorithm"] == "random" or not s["hyperband"]
         if self.target.model_size(DEFAULT_CONFIG) <= self.max_size:
-            images = self.target.images_per_epoch * s["max_budget"]
-            seconds = self.cost_model.seconds(self.target.model_macs(DEFAULT_CONFIG), images)
+            seconds = self.cost_model.seconds(self.target.model_macs(DEFAULT_CONFIG), self.images_per_evaluation)
             if not straight or seconds <= s["max_time"]:
                 configs.append(dict(DEFAULT_CONFIG))
             else:
@@ -144,11 +144,10 @@ class Search:
 
     def _fitter(self, s: dict[str, Any], shape, classes) -> Callable:
         """Repair into the size constraint and into an affordable training cost (the same for every method)."""
-        images = self.target.images_per_epoch * s["max_budget"]
         cheapest = smallest_model_macs(SPACE, shape, classes)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], images), cheapest)
+            cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], self.images_per_evaluation), cheapest)
             try:
                 return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
             except ValueError:
