@@ -150,11 +150,18 @@ class FoldRun:
             raise TrainingDiverged(f"non-finite training loss in epoch {self.epoch}")
 
     @torch.no_grad()
-    def scores(self, images: torch.Tensor) -> np.ndarray:
+    def scores(self, images: torch.Tensor, flip_tta: bool = True) -> np.ndarray:
+        """Logits; a network trained on flipped images also sees each image flipped and the logits are averaged
+        (test-time augmentation, measured in bench/bench_tta.py), unless flip_tta is False."""
         self.model.eval()
-        chunks = [self.model(self.normalize(images[i:i + EVAL_BATCH]).contiguous(memory_format=torch.channels_last))
-                  for i in range(0, len(images), EVAL_BATCH)]
+        chunks = [self._logits(images[i:i + EVAL_BATCH], flip_tta) for i in range(0, len(images), EVAL_BATCH)]
         return torch.cat(chunks).float().cpu().numpy()
+
+    def _logits(self, images: torch.Tensor, flip_tta: bool) -> torch.Tensor:
+        x = self.normalize(images).contiguous(memory_format=torch.channels_last)
+        if not (flip_tta and self.config["random_flip"]):
+            return self.model(x)
+        return (self.model(x) + self.model(x.flip(-1))) / 2
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),

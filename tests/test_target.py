@@ -95,6 +95,19 @@ def test_deadline_stops_between_epochs(tiny_train):
     assert result.status == "stopped" and result.epochs == 0
 
 
+@pytest.mark.parametrize("flip", [True, False])
+def test_scores_average_mirror_images_only_for_networks_trained_with_flips(tiny_train, flip):
+    config = load_config({**SMALL, "random_flip": flip, "standardize": True})
+    target = Target(tiny_train, seed=1, max_budget=1, device="cpu")
+    run = target._new_runs(config)[0]
+    run.train_epoch(total_steps=run.steps_per_epoch())
+    images = target.x[:10]
+    plain, mirrored = run.scores(images, flip_tta=False), run.scores(images.flip(-1), flip_tta=False)
+    expected = (plain + mirrored) / 2 if flip else plain
+    np.testing.assert_allclose(run.scores(images), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(plain, mirrored)
+
+
 def test_flip_and_crop_keep_shape_and_content():
     images = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
     flipped = random_flip(images, torch.Generator().manual_seed(0))
