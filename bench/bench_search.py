@@ -77,8 +77,10 @@ def main() -> None:
     grid = np.linspace(args.max_time / 10, args.max_time, 10)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; --max_time {args.max_time:.0f} s, "
           f"constraints ({args.max_size}, {args.min_precision}), seeds {args.seeds}")
-    curves = {m: pd.DataFrame([best_over_time(args.out / f"{m}_seed{s}", grid) for s in args.seeds]).median()
-              for m in METHODS}  # median over the seeds with a feasible result by then
+    curves = {}  # per method: the median over the seeds with a feasible result by then
+    for m in METHODS:
+        per_seed = pd.DataFrame([best_over_time(args.out / f"{m}_seed{s}", grid) for s in args.seeds])
+        curves[m] = per_seed.median().to_numpy()
     print("best feasible validation top-3 accuracy by time, median over seeds:")
     print(pd.DataFrame(curves, index=[f"{t:.0f} s" for t in grid]).round(4).to_string())
     rows = [{"method": m, "seed": s, **test_figures(args.out / f"{m}_seed{s}")} for m in METHODS for s in args.seeds]
