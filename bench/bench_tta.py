@@ -29,11 +29,10 @@ from target import Target  # noqa: E402
 def measure(target: Target, config: dict, epochs: int) -> dict:
     """Validation top-3 accuracy (mean over folds) of one configuration, with and without flip TTA."""
     started = time.perf_counter()
-    runs = target._new_runs(config)
-    target._train(runs, epochs, None)
+    runs = target.trained_runs(config, epochs)
     plain, tta = [], []
     for fold, run in enumerate(runs):
-        x_val, y_val = target._validation(fold)
+        x_val, y_val = target.validation(fold)
         labels = y_val.cpu().numpy()
         plain.append(compute_metrics(run.scores(x_val, flip_tta=False), labels, target.num_classes)["top3_accuracy"])
         tta.append(compute_metrics(run.scores(x_val), labels, target.num_classes)["top3_accuracy"])

@@ -129,18 +129,25 @@ class EvolutionaryHyperband(_Optimizer):
         size = self.pop_size if not self.population else self.num_children
         return Bracket(index=0, sizes=(size,), budgets=(self.max_budget,))
 
+    def _parent_pool(self) -> list[Member]:
+        """Members trained at least to the bracket's first budget, when there are two: as DEHB breeds each budget
+        from its own subpopulation, a parent judged after 2 epochs says little about a child starting at 17."""
+        pool = [m for m in self.population if m.budget >= self.bracket.budgets[0]]
+        return pool if len(pool) >= 2 else self.population
+
     def _child(self) -> Member:
         """A new member: random while there is no population to breed from, else bred by tournaments."""
         if len(self.population) < 2:
             return self._random_member()
-        ranks = positions(self.population, self.min_precision)
+        pool = self._parent_pool()
+        ranks = positions(pool, self.min_precision)
         seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
         for _ in range(MAX_DUPLICATE_TRIES):
-            first = self.population[tournament(ranks, self.rng)]
+            first = pool[tournament(ranks, self.rng)]
             parents: tuple[int, ...] = (first.id,)
             config = first.config
             if self.rng.random() < CROSSOVER_RATE:
-                second = self.population[tournament(ranks, self.rng)]
+                second = pool[tournament(ranks, self.rng)]
                 config, parents = crossover(first.config, second.config, self.space, self.rng), (first.id, second.id)
             config = self.fit(mutate(config, self.space, self.rng), self.rng)
             if tuple(sorted(config.items())) not in seen:

@@ -205,7 +205,8 @@ class Target:
     def model_macs(self, config: Mapping[str, Any]) -> int:
         return count_macs(config, self.input_shape, self.num_classes)
 
-    def _validation(self, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def validation(self, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels a fold is measured on: its held-out part of train/, or test/ in mode "test"."""
         val_index = self.splits[fold][1]
         if val_index is None:
             return self.x_test, self.y_test
@@ -218,6 +219,12 @@ class Target:
             index = torch.as_tensor(train_index, device=self.device)
             runs.append(FoldRun(config, self.x[index], self.y[index], self.num_classes,
                                 self.seed * 1000 + fold, self.device))
+        return runs
+
+    def trained_runs(self, config: Mapping[str, Any], budget: int) -> list[FoldRun]:
+        """One fresh run per fold trained to `budget` epochs, to score in other ways (bench/bench_tta.py)."""
+        runs = self._new_runs(config)
+        self._train(runs, budget, None)
         return runs
 
     def __call__(self, config: Mapping[str, Any], budget: int, *, checkpoint_in: Path | None = None,
@@ -270,7 +277,7 @@ class Target:
         confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
         folds = []
         for fold in range(len(self.splits)):
-            x_val, y_val = self._validation(fold)
+            x_val, y_val = self.validation(fold)
             if status in ("ok", "stopped"):
                 metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)
                 confusion += metrics["confusion"]

@@ -46,6 +46,18 @@ def test_hyperband_brackets_run_their_sizes_and_budgets(tmp_path):
     assert all(j.member.parents for j in jobs[40:52])
 
 
+def test_children_are_bred_from_members_trained_to_their_first_budget(tmp_path):
+    ea = make_ea(tmp_path, pop_size=50)  # the population keeps members judged at 2 epochs too
+    jobs = drive(ea, FakeTarget(), 27 + 9 + 3 + 1 + 12 + 4 + 1 + 6)
+    bracket_starts = {2: 6, 3: 17}  # Hyperband with budgets 2..50, eta 3: brackets 2 and 3 start at 6 and 17
+    for job in jobs[40:]:
+        if job.rung == 0:
+            start = bracket_starts[job.bracket]
+            assert job.budget == start
+            assert all(ea.members[p].budget >= start for p in job.member.parents)
+    assert Counter(m.budget for m in ea.population)[2] > 0
+
+
 def test_promotions_continue_from_the_checkpoint_of_the_best(tmp_path):
     ea = make_ea(tmp_path)
     target = FakeTarget()

@@ -7,6 +7,7 @@ import torch
 import target as target_module
 from augment import random_crop, random_flip
 from data import load_dataset
+from metrics import compute_metrics
 from search_space import load_config
 from target import Target, cv_splits
 
@@ -95,12 +96,23 @@ def test_deadline_stops_between_epochs(tiny_train):
     assert result.status == "stopped" and result.epochs == 0
 
 
+def test_trained_runs_score_as_the_target_measures(tiny_train):
+    config = load_config({**SMALL, "random_flip": True})
+    target = Target(tiny_train, seed=2, max_budget=2, device="cpu")
+    runs = target.trained_runs(config, 2)
+    assert [run.epoch for run in runs] == [2] * len(target.splits)
+    accuracies = []
+    for fold, run in enumerate(runs):
+        x_val, y_val = target.validation(fold)
+        accuracies.append(compute_metrics(run.scores(x_val), y_val.numpy(), target.num_classes)["top3_accuracy"])
+    assert target(config, 2).top3_accuracy == pytest.approx(np.mean(accuracies))
+
+
 @pytest.mark.parametrize("flip", [True, False])
 def test_scores_average_mirror_images_only_for_networks_trained_with_flips(tiny_train, flip):
     config = load_config({**SMALL, "random_flip": flip, "standardize": True})
     target = Target(tiny_train, seed=1, max_budget=1, device="cpu")
-    run = target._new_runs(config)[0]
-    run.train_epoch(total_steps=run.steps_per_epoch())
+    run = target.trained_runs(config, 1)[0]
     images = target.x[:10]
     plain, mirrored = run.scores(images, flip_tta=False), run.scores(images.flip(-1), flip_tta=False)
     expected = (plain + mirrored) / 2 if flip else plain
