@@ -147,8 +147,7 @@ class EvolutionaryHyperband(_Optimizer):
             parents: tuple[int, ...] = (first.id,)
             config = first.config
             if self.rng.random() < CROSSOVER_RATE:
-                others = [m for m in pool if m is not first]  # crossing a member with itself only copies it
-                second = others[tournament(positions(others, self.min_precision), self.rng)]
+                second = pool[tournament(ranks, self.rng)]
                 config, parents = crossover(first.config, second.config, self.space, self.rng), (first.id, second.id)
             config = self.fit(mutate(config, self.space, self.rng), self.rng)
             if tuple(sorted(config.items())) not in seen:

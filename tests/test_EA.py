@@ -107,13 +107,6 @@ def test_survival_keeps_the_best(tmp_path):
     assert kept == scores[-4:]
 
 
-def test_crossover_takes_two_different_parents(tmp_path):
-    ea = make_ea(tmp_path, hyperband=False, pop_size=2, num_children=10)  # a pool of two: one tournament winner
-    jobs = drive(ea, FakeTarget(), 2 + 30)
-    crossed = [j.member.parents for j in jobs if len(j.member.parents) == 2]
-    assert crossed and all(a != b for a, b in crossed)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_every_evaluated_configuration_fits_any_size_constraint(tmp_path, seed):
     rng = np.random.default_rng(seed)
