@@ -6,6 +6,7 @@ only talks to this interface.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ class _Optimizer:
 class RandomSearch(_Optimizer):
     """Random configurations within the constraints, each trained to max_budget: the baseline."""
 
-    def ask(self) -> Job | None:
+    def ask(self, seconds_left: float | None = None) -> Job | None:
         self.bracket_count += 1
         return self._job(self._random_member(), self.max_budget, rung=0)
 
@@ -123,9 +124,9 @@ class EvolutionaryHyperband(_Optimizer):
         self.outstanding = 0
         self.bracket_members: list[Member] = []
 
-    def _next_bracket(self) -> Bracket:
+    def _next_bracket(self, seconds_left: float | None) -> Bracket:
         if self.brackets is not None:
-            return self.brackets.next_bracket()
+            return self.brackets.next_bracket(self._affordable_epochs(seconds_left))
         size = self.pop_size if not self.population else self.num_children
         return Bracket(index=0, sizes=(size,), budgets=(self.max_budget,))
 
@@ -154,17 +155,25 @@ class EvolutionaryHyperband(_Optimizer):
                 break
         return self._member(config, parents)
 
-    def _start_bracket(self) -> None:
+    def _affordable_epochs(self, seconds_left: float | None) -> float:
+        """Epochs the time left allows at the population's median training speed (unbounded if unknown)."""
+        speeds = [m.seconds_per_epoch for m in self.population if m.seconds_per_epoch]
+        if seconds_left is None or not speeds:
+            return math.inf
+        return max(seconds_left, 0.0) / float(np.median(speeds))
+
+    def _start_bracket(self, seconds_left: float | None) -> None:
         self.bracket_count += 1
-        self.bracket = self._next_bracket()
+        self.bracket = self._next_bracket(seconds_left)
         self.rung = 0
         self.rung_members = [self._child() for _ in range(self.bracket.sizes[0])]
         self.bracket_members = list(self.rung_members)
         self.queue = deque(self.rung_members)
 
-    def ask(self) -> Job | None:
+    def ask(self, seconds_left: float | None = None) -> Job | None:
+        """The next job; seconds_left (search time left) lets the last bracket fit the deadline."""
         if self.bracket is None:
-            self._start_bracket()
+            self._start_bracket(seconds_left)
         if not self.queue:
             return None
         self.outstanding += 1

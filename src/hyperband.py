@@ -31,6 +31,12 @@ def make_bracket(s: int, s_max: int, max_budget: int, eta: float) -> Bracket:
     return Bracket(index=s, sizes=sizes, budgets=rung_budgets(s, max_budget, eta))
 
 
+def bracket_epochs(bracket: Bracket) -> int:
+    """Epochs a bracket trains over all its members, promoted members continuing from their checkpoints."""
+    previous = (0, *bracket.budgets[:-1])
+    return sum(n * (budget - before) for n, budget, before in zip(bracket.sizes, bracket.budgets, previous))
+
+
 class BracketManager:
     """Hands out Hyperband's brackets in order s_max, s_max-1, …, 0, and again, as DEHB does."""
 
@@ -43,7 +49,14 @@ class BracketManager:
         self.s_max = max_bracket(min_budget, max_budget, eta)
         self.count = 0
 
-    def next_bracket(self) -> Bracket:
+    def next_bracket(self, affordable_epochs: float = math.inf) -> Bracket:
+        """The next bracket of the cycle. Near the deadline, one that would train more than affordable_epochs
+        gives way to as many members as fit (at least one) trained straight to max_budget: the answer prefers
+        the highest budget, so a bracket cut off before it gets there cannot improve it."""
         s = self.s_max - self.count % (self.s_max + 1)
         self.count += 1
-        return make_bracket(s, self.s_max, self.max_budget, self.eta)
+        bracket = make_bracket(s, self.s_max, self.max_budget, self.eta)
+        if bracket_epochs(bracket) <= affordable_epochs:
+            return bracket
+        fitting = max(1, int(affordable_epochs // self.max_budget))
+        return Bracket(index=0, sizes=(fitting,), budgets=(self.max_budget,))

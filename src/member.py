@@ -30,6 +30,14 @@ class Member:
         """The result at the highest budget: what the member is judged by."""
         return self.results.get(self.budget)
 
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        """Training seconds per epoch of budget so far (None before a successful evaluation)."""
+        done = [r for r in self.results.values() if r.get("status") == OK]
+        if not done:
+            return None
+        return sum(float(r.get("train_seconds", 0.0)) for r in done) / self.budget
+
     def age(self, now: int) -> int:
         return now - self.born
 

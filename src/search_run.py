@@ -32,7 +32,7 @@ RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "train_seco
 class Optimizer(Protocol):
     members: dict[int, Member]
 
-    def ask(self) -> Job | None: ...
+    def ask(self, seconds_left: float | None = None) -> Job | None: ...
     def tell(self, job: Job, result: dict[str, Any]) -> None: ...
     def obsolete_checkpoints(self) -> list[Path]: ...
 
@@ -145,10 +145,16 @@ class SearchRunner:
             macs = self.target.model_macs(job.config)
             self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, result["train_seconds"])
 
+    def _seconds_left(self) -> float:
+        """Search time left after the last recorded evaluation: what the optimizer plans with. It is taken from
+        the record, not the clock, so that a resumed run replays the same decisions."""
+        last = self.recorder.evaluations[-1]["time"] if self.recorder.evaluations else 0.0
+        return self.max_time - RESERVE_SECONDS - last
+
     def replay(self, evaluations: list[dict[str, Any]]) -> None:
         """Feed a stopped run's evaluations back through the optimizer, which must ask for the same jobs."""
         for entry in evaluations:
-            job = self.optimizer.ask()
+            job = self.optimizer.ask(self._seconds_left())
             if job is None or job.member.id != entry["member"] or job.budget != entry["budget"]:
                 raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
                                   f"budget {entry['budget']}); was the run made with other code or settings?")
@@ -171,7 +177,7 @@ class SearchRunner:
         interrupted = False
         try:
             while time.monotonic() < deadline:
-                job = self.optimizer.ask()
+                job = self.optimizer.ask(self._seconds_left())
                 if job is None:
                     break
                 if not self._run_job(job, start, deadline):

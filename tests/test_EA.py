@@ -46,6 +46,24 @@ def test_hyperband_brackets_run_their_sizes_and_budgets(tmp_path):
     assert all(j.member.parents for j in jobs[40:52])
 
 
+def test_near_the_deadline_a_bracket_gives_way_to_what_fits_at_max_budget(tmp_path):
+    ea = make_ea(tmp_path)
+    drive(ea, FakeTarget(), 27 + 9 + 3 + 1)
+    per_epoch = float(np.median([m.seconds_per_epoch for m in ea.population]))
+    jobs = [ea.ask(seconds_left=per_epoch * 120.5)]  # bracket 2 (12, 4, 1 at 6, 17, 50) needs 149 epochs
+    jobs.append(ea.ask(seconds_left=0.0))
+    assert [(j.budget, j.rung) for j in jobs] == [(50, 0), (50, 0)]
+    assert ea.ask() is None  # two members fit in 120 epochs: the bracket is those two
+    assert all(j.member.parents for j in jobs)
+
+
+def test_with_time_to_spare_brackets_keep_their_size(tmp_path):
+    ea = make_ea(tmp_path)
+    drive(ea, FakeTarget(), 27 + 9 + 3 + 1)
+    per_epoch = float(np.median([m.seconds_per_epoch for m in ea.population]))
+    assert ea.ask(seconds_left=per_epoch * 150).budget == 6
+
+
 def test_children_are_bred_from_members_trained_to_their_first_budget(tmp_path):
     ea = make_ea(tmp_path, pop_size=50)  # the population keeps members judged at 2 epochs too
     jobs = drive(ea, FakeTarget(), 27 + 9 + 3 + 1 + 12 + 4 + 1 + 6)

@@ -1,6 +1,6 @@
 import pytest
 
-from hyperband import BracketManager, make_bracket, max_bracket, rung_budgets
+from hyperband import BracketManager, bracket_epochs, make_bracket, max_bracket, rung_budgets
 
 
 def test_brackets_of_max_50_eta_3_min_1_by_hand():
@@ -11,6 +11,21 @@ def test_brackets_of_max_50_eta_3_min_1_by_hand():
     assert [b.sizes for b in brackets[:4]] == [(27, 9, 3, 1), (12, 4, 1), (6, 2), (4,)]
     assert [b.budgets for b in brackets[:4]] == [(2, 6, 17, 50), (6, 17, 50), (17, 50), (50,)]
     assert brackets[4] == brackets[0]
+
+
+def test_bracket_epochs_count_continued_training_once():
+    # 27 * 2 + 9 * (6 - 2) + 3 * (17 - 6) + 1 * (50 - 17) = 54 + 36 + 33 + 33
+    assert bracket_epochs(make_bracket(3, 3, 50, 3)) == 156
+    assert bracket_epochs(make_bracket(0, 3, 50, 3)) == 4 * 50
+
+
+def test_a_bracket_that_does_not_fit_gives_way_to_members_at_max_budget():
+    manager = BracketManager(1, 50, 3)
+    shrunk = manager.next_bracket(affordable_epochs=155)  # bracket 3 needs 156
+    assert shrunk.sizes == (3,) and shrunk.budgets == (50,)
+    assert manager.next_bracket(affordable_epochs=20).sizes == (1,)  # at least one, even if it cannot finish
+    assert manager.next_bracket(affordable_epochs=6 * 17 + 2 * 33).sizes == (6, 2)  # bracket 1 fits exactly
+    assert manager.next_bracket().sizes == (4,)  # the cycle went on
 
 
 def test_eta_2_by_hand():

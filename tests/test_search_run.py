@@ -78,6 +78,29 @@ def test_resume_continues_where_the_run_stopped(tmp_path):
         assert next_job.checkpoint_in.exists()
 
 
+def run_jobs(runner, n, elapsed):
+    """Run n jobs as if `elapsed` seconds of the search had passed before each (the record says so)."""
+    for _ in range(n):
+        runner._run_job(runner.optimizer.ask(runner._seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
+
+
+def test_near_the_deadline_brackets_shrink_and_replay_the_same(tmp_path):
+    # 19.5 s left at a reported 1 s per epoch: bracket 1 (5 at 3, 1 to 9: 21 epochs) does not fit, two at 9 do.
+    max_time, elapsed = RESERVE_SECONDS + 100, 100 - 19.5
+    runners = [runner_for(tmp_path / name, max_time=max_time) for name in ("first", "resumed")]
+    for runner in runners:
+        runner.target._seconds = lambda epochs: float(max(epochs, 1))
+    first, resumed = runners
+    run_jobs(first, 9 + 3 + 1 + 2, elapsed)  # bracket 2 (no speeds known yet: full size), then the shrunk one
+    shrunk = first.recorder.evaluations[13:]
+    assert [(e["budget"], e["rung"], e["bracket"]) for e in shrunk] == [(9, 0, 2), (9, 0, 2)]
+
+    resumed.replay(first.recorder.evaluations)
+    run_jobs(first, 1, elapsed)
+    run_jobs(resumed, 1, elapsed)
+    assert first.recorder.evaluations[-1]["member"] == resumed.recorder.evaluations[-1]["member"]
+
+
 def test_resume_with_other_settings_is_refused(tmp_path):
     first = runner_for(tmp_path, max_time=1e9)
     for _ in range(3):
