@@ -6,7 +6,6 @@ only talks to this interface.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,14 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from hyperband import Bracket, BracketManager
+from hyperband import Bracket, BracketManager, bracket_epochs
 from member import OK, Member
 from ranking import positions, rank, rank_at
 from variation import crossover, mutate, sample, tournament
 
 Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
 SizeOf = Callable[[dict], int]
+EpochSeconds = Callable[[dict], float]  # predicted training seconds per epoch of budget
 
 CROSSOVER_RATE = 0.5
 MAX_DUPLICATE_TRIES = 10
@@ -112,9 +112,10 @@ class EvolutionaryHyperband(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, num_children: int = 10, hyperband: bool = True, min_budget: float = 1,
                  max_budget: int = 50, eta: float = 3, seed: int = 0, checkpoint_dir: Path | None = None,
-                 initial_configs: list[dict] = ()):
+                 initial_configs: list[dict] = (), epoch_seconds: EpochSeconds | None = None):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial_configs)
         self.pop_size, self.num_children = pop_size, num_children
+        self.epoch_seconds = epoch_seconds
         self.brackets = BracketManager(min_budget, max_budget, eta) if hyperband else None
         self.population: list[Member] = []
         self.bracket: Bracket | None = None
@@ -126,7 +127,9 @@ class EvolutionaryHyperband(_Optimizer):
 
     def _next_bracket(self, seconds_left: float | None) -> Bracket:
         if self.brackets is not None:
-            return self.brackets.next_bracket(self._affordable_epochs(seconds_left))
+            if seconds_left is None:
+                return self.brackets.next_bracket()
+            return self.brackets.next_bracket(lambda bracket: self._bracket_seconds(bracket) <= seconds_left)
         size = self.pop_size if not self.population else self.num_children
         return Bracket(index=0, sizes=(size,), budgets=(self.max_budget,))
 
@@ -155,12 +158,19 @@ class EvolutionaryHyperband(_Optimizer):
                 break
         return self._member(config, parents)
 
-    def _affordable_epochs(self, seconds_left: float | None) -> float:
-        """Epochs the time left allows at the population's median training speed (unbounded if unknown)."""
-        speeds = [m.seconds_per_epoch for m in self.population if m.seconds_per_epoch]
-        if seconds_left is None or not speeds:
-            return math.inf
-        return max(seconds_left, 0.0) / float(np.median(speeds))
+    def _bracket_seconds(self, bracket: Bracket) -> float:
+        """Predicted training time of a bracket. While there is no population to breed from, its first members
+        are the pending initial configurations (predicted cost each); every other member epoch is priced at
+        the median speed of the population (measured) or else of the initial configurations (predicted)."""
+        measured = [m.seconds_per_epoch for m in self.population if m.seconds_per_epoch]
+        initial = [self.epoch_seconds(config) for config in self.initial] if self.epoch_seconds else []
+        typical = measured or initial
+        if not typical:
+            return 0.0
+        speed = float(np.median(typical))
+        known = initial[:bracket.sizes[0]] if len(self.population) < 2 else []
+        first_rung = bracket.budgets[0] * (sum(known) + speed * (bracket.sizes[0] - len(known)))
+        return first_rung + speed * (bracket_epochs(bracket) - bracket.sizes[0] * bracket.budgets[0])
 
     def _start_bracket(self, seconds_left: float | None) -> None:
         self.bracket_count += 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,19 @@ class BracketManager:
         self.s_max = max_bracket(min_budget, max_budget, eta)
         self.count = 0
 
-    def next_bracket(self, affordable_epochs: float = math.inf) -> Bracket:
-        """The next bracket of the cycle. Near the deadline, one that would train more than affordable_epochs
-        gives way to as many members as fit (at least one) trained straight to max_budget: the answer prefers
-        the highest budget, so a bracket cut off before it gets there cannot improve it."""
+    def next_bracket(self, fits: Callable[[Bracket], bool] = lambda bracket: True) -> Bracket:
+        """The next bracket of the cycle. Near the deadline, one that does not fit the time left gives way to as
+        many of its members as fit (at least one) trained straight to max_budget: the answer prefers the highest
+        budget, so a bracket cut off before it gets there cannot improve it."""
         s = self.s_max - self.count % (self.s_max + 1)
         self.count += 1
         bracket = make_bracket(s, self.s_max, self.max_budget, self.eta)
-        if bracket_epochs(bracket) <= affordable_epochs:
+        if fits(bracket):
             return bracket
-        fitting = max(1, int(affordable_epochs // self.max_budget))
-        return Bracket(index=0, sizes=(fitting,), budgets=(self.max_budget,))
+        straight = Bracket(index=0, sizes=(1,), budgets=(self.max_budget,))
+        while straight.sizes[0] < bracket.sizes[0]:
+            wider = Bracket(index=0, sizes=(straight.sizes[0] + 1,), budgets=(self.max_budget,))
+            if not fits(wider):
+                break
+            straight = wider
+        return straight

@@ -123,7 +123,12 @@ class Search:
             SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
             min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
-            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s, portfolio))
+            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s, portfolio),
+            epoch_seconds=self._epoch_seconds)
+
+    def _epoch_seconds(self, config: dict) -> float:
+        """Predicted seconds for one epoch of budget (all folds), from the throughput learned so far."""
+        return self.cost_model.seconds(self.target.model_macs(config), self.target.images_per_epoch)
 
     def _initial_configs(self, s: dict[str, Any], portfolio: list[dict]) -> list[dict]:
         """The portfolio and the default configuration, cheapest first so that results come early.
@@ -134,7 +139,7 @@ class Search:
         configs = list(portfolio)
         straight = s["algorithm"] == "random" or not s["hyperband"]
         if self.target.model_size(DEFAULT_CONFIG) <= self.max_size:
-            seconds = self.cost_model.seconds(self.target.model_macs(DEFAULT_CONFIG), self.images_per_evaluation)
+            seconds = self._epoch_seconds(DEFAULT_CONFIG) * s["max_budget"]
             if not straight or seconds <= s["max_time"]:
                 configs.append(dict(DEFAULT_CONFIG))
             else:

@@ -64,6 +64,24 @@ def test_with_time_to_spare_brackets_keep_their_size(tmp_path):
     assert ea.ask(seconds_left=per_epoch * 150).budget == 6
 
 
+def test_a_first_bracket_that_cannot_finish_trains_the_initial_configurations_straight(tmp_path):
+    cheap = [{**DEFAULT_CONFIG, "learning_rate_init": 10.0 ** -i} for i in range(1, 5)]
+    seconds = {str(c): 1.0 for c in cheap} | {str(DEFAULT_CONFIG): 50.0}  # per epoch; the default is costly
+
+    def start(seconds_left):
+        ea = make_ea(tmp_path, initial_configs=cheap + [dict(DEFAULT_CONFIG)],
+                     epoch_seconds=lambda config: seconds[str(config)])
+        return ea, ea.ask(seconds_left=seconds_left)
+
+    # bracket 3: 2 epochs of the 5 initial members (4 + 50 s) and 22 children at the median 1 s: 152 s, then
+    # 9 * 4 + 3 * 11 + 33 = 102 epochs of promotions at 1 s: 254 s in all
+    ea, job = start(254)
+    assert job.budget == 2 and ea.bracket.sizes == (27, 9, 3, 1)
+    ea, job = start(253)
+    assert job.budget == 50 and ea.bracket.sizes == (4,)  # the four cheap ones, 200 s; the default does not fit
+    assert [m.config for m in ea.rung_members] == cheap
+
+
 def test_children_are_bred_from_members_trained_to_their_first_budget(tmp_path):
     ea = make_ea(tmp_path, pop_size=50)  # the population keeps members judged at 2 epochs too
     jobs = drive(ea, FakeTarget(), 27 + 9 + 3 + 1 + 12 + 4 + 1 + 6)

@@ -19,13 +19,18 @@ def test_bracket_epochs_count_continued_training_once():
     assert bracket_epochs(make_bracket(0, 3, 50, 3)) == 4 * 50
 
 
+def within(epochs):
+    return lambda bracket: bracket_epochs(bracket) <= epochs
+
+
 def test_a_bracket_that_does_not_fit_gives_way_to_members_at_max_budget():
     manager = BracketManager(1, 50, 3)
-    shrunk = manager.next_bracket(affordable_epochs=155)  # bracket 3 needs 156
+    shrunk = manager.next_bracket(within(155))  # bracket 3 needs 156
     assert shrunk.sizes == (3,) and shrunk.budgets == (50,)
-    assert manager.next_bracket(affordable_epochs=20).sizes == (1,)  # at least one, even if it cannot finish
-    assert manager.next_bracket(affordable_epochs=6 * 17 + 2 * 33).sizes == (6, 2)  # bracket 1 fits exactly
+    assert manager.next_bracket(within(20)).sizes == (1,)  # at least one, even if it cannot finish
+    assert manager.next_bracket(within(6 * 17 + 2 * 33)).sizes == (6, 2)  # bracket 1 fits exactly
     assert manager.next_bracket().sizes == (4,)  # the cycle went on
+    assert manager.next_bracket(lambda bracket: bracket.sizes != (27, 9, 3, 1)).sizes == (27,)  # never more members
 
 
 def test_eta_2_by_hand():
