@@ -2,6 +2,7 @@
 import pytest
 
 from search_cli import Search, build_parser, settings_from
+from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG
 
 
@@ -46,3 +47,10 @@ def test_trained_straight_the_default_joins_only_if_it_can_finish(tiny_data, tmp
 def test_with_hyperband_the_default_joins_however_short_the_run(tiny_data, tmp_path):
     seconds = default_seconds(search(tiny_data, tmp_path / "probe"))
     assert DEFAULT_CONFIG in initial(search(tiny_data, tmp_path / "run", extra=["--max_time", str(seconds / 2)]))
+
+
+@pytest.mark.parametrize("max_time,first_budget", [(600, 2), (60, 50)])
+def test_on_micro17flower_the_first_bracket_is_whole_at_600_s_and_straight_at_60_s(real_data, tmp_path, max_time,
+                                                                                   first_budget):
+    s = search(real_data, tmp_path, extra=["--max_time", str(max_time)])
+    assert s.optimizer.ask(seconds_left=max_time - RESERVE_SECONDS).budget == first_budget
