@@ -59,10 +59,11 @@ class BracketManager:
         bracket = make_bracket(s, self.s_max, self.max_budget, self.eta)
         if fits(bracket):
             return bracket
-        straight = Bracket(index=0, sizes=(1,), budgets=(self.max_budget,))
-        while straight.sizes[0] < bracket.sizes[0]:
-            wider = Bracket(index=0, sizes=(straight.sizes[0] + 1,), budgets=(self.max_budget,))
-            if not fits(wider):
-                break
-            straight = wider
-        return straight
+        n = 1
+        while n < bracket.sizes[0] and fits(self._straight(n + 1)):
+            n += 1
+        return self._straight(n)
+
+    def _straight(self, n: int) -> Bracket:
+        """n members trained straight to max_budget."""
+        return Bracket(index=0, sizes=(n,), budgets=(self.max_budget,))
