@@ -46,10 +46,15 @@ def test_hyperband_brackets_run_their_sizes_and_budgets(tmp_path):
     assert all(j.member.parents for j in jobs[40:52])
 
 
-def test_near_the_deadline_a_bracket_gives_way_to_what_fits_at_max_budget(tmp_path):
+def after_first_bracket(tmp_path):
+    """An EA that finished its first bracket, and the population's median seconds per epoch."""
     ea = make_ea(tmp_path)
     drive(ea, FakeTarget(), 27 + 9 + 3 + 1)
-    per_epoch = float(np.median([m.seconds_per_epoch for m in ea.population]))
+    return ea, float(np.median([m.seconds_per_epoch for m in ea.population]))
+
+
+def test_near_the_deadline_a_bracket_gives_way_to_what_fits_at_max_budget(tmp_path):
+    ea, per_epoch = after_first_bracket(tmp_path)
     jobs = [ea.ask(seconds_left=per_epoch * 120.5)]  # bracket 2 (12, 4, 1 at 6, 17, 50) needs 149 epochs
     jobs.append(ea.ask(seconds_left=0.0))
     assert [(j.budget, j.rung) for j in jobs] == [(50, 0), (50, 0)]
@@ -58,9 +63,7 @@ def test_near_the_deadline_a_bracket_gives_way_to_what_fits_at_max_budget(tmp_pa
 
 
 def test_with_time_to_spare_brackets_keep_their_size(tmp_path):
-    ea = make_ea(tmp_path)
-    drive(ea, FakeTarget(), 27 + 9 + 3 + 1)
-    per_epoch = float(np.median([m.seconds_per_epoch for m in ea.population]))
+    ea, per_epoch = after_first_bracket(tmp_path)
     assert ea.ask(seconds_left=per_epoch * 150).budget == 6
 
 
