@@ -183,7 +183,9 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
         record = read_json(args.resume)
         if not isinstance(record, dict) or "settings" not in record:
             raise UsageError(f"{args.resume}: not an automl_run_*.json file")
-        settings, info = record["settings"], args.resume.stem.removeprefix("automl_run_")
+        # The run continues where its file is now, even if its folder was moved since.
+        settings = {**record["settings"], "output_dir": str(args.resume.parent)}
+        info = args.resume.stem.removeprefix("automl_run_")
     else:
         settings, record = settings_from(args, algorithm), None
         check_settings(settings)
