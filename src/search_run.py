@@ -26,6 +26,7 @@ from utils import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 
 RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and writing the results
+TRUSTED_AFTER = 10  # evaluations measured before a predicted overrun may end a run (the first include warm-up)
 RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "train_seconds", "status", "message", "folds")
 
 
@@ -140,10 +141,33 @@ class SearchRunner:
     def _epochs_this_call(self, job: Job, epochs: int) -> int:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
 
+    def _predicted_seconds(self, job: Job) -> float:
+        """Training time of a job: at the member's measured speed when it has one, else by the cost model."""
+        epochs = self._epochs_this_call(job, job.budget)
+        if job.member.seconds_per_epoch:
+            return job.member.seconds_per_epoch * epochs
+        return self.cost_model.seconds(self.target.model_macs(job.config), self.target.images_per_epoch * epochs,
+                                       job.config["batch_size"])
+
+    def _next_job(self) -> Job | None:
+        """The optimizer's next job, or None to end the run early: a job predicted to outlast the time left is
+        not started, since the deadline would cut it off and its training would be lost."""
+        left = self._seconds_left()
+        job = self.optimizer.ask(left)
+        if job is None or len(self.recorder.evaluations) < TRUSTED_AFTER:
+            return job
+        needed = self._predicted_seconds(job)
+        if needed <= left:
+            return job
+        log.info("ending %.0f s early: member %d to %d epochs would need about %.0f s", left, job.member.id,
+                 job.budget, needed)
+        return None
+
     def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
         if result["status"] == OK:
             macs = self.target.model_macs(job.config)
-            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, result["train_seconds"])
+            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, job.config["batch_size"],
+                                    result["train_seconds"])
 
     def _seconds_left(self) -> float:
         """Search time left after the last recorded evaluation: what the optimizer plans with. It is taken from
@@ -177,7 +201,7 @@ class SearchRunner:
         interrupted = False
         try:
             while time.monotonic() < deadline:
-                job = self.optimizer.ask(self._seconds_left())
+                job = self._next_job()
                 if job is None:
                     break
                 if not self._run_job(job, start, deadline):

@@ -81,7 +81,9 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     args = [sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4", "--constraint_min_precision",
             "0.1", "--max_time", "30", "--max_budget", "9", "--pop_size", "4", "--data_dir", str(data),
             "--output_dir", str(out), "--quiet"]
-    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: a shell's background jobs (pytest run with `&`) inherit SIGINT ignored.
+    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         runs = list(out.glob("automl_run_*.json"))
@@ -95,8 +97,12 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     record = json.loads(run_file.read_text())
     assert record["interrupted"] and len(record["evaluations"]) >= 4
     assert json.loads((out / "opt_cfg.json").read_text()) == record["best"]["configuration"]
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    run_file = moved / run_file.name
     done = automl("--resume", run_file, "--quiet")
     assert done.returncode in (0, 3), done.stderr
+    assert not out.exists()
     resumed = json.loads(run_file.read_text())
     assert resumed["finished"] and len(resumed["evaluations"]) > len(record["evaluations"])
     assert resumed["evaluations"][:len(record["evaluations"])] == record["evaluations"]

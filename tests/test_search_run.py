@@ -4,10 +4,10 @@ import time
 import pandas as pd
 import pytest
 
-from cost_model import CostModel
+from cost_model import PRIORS, CostModel
 from EA import EvolutionaryHyperband
 from fakes import FakeTarget
-from search_run import RESERVE_SECONDS, ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_run import RESERVE_SECONDS, TRUSTED_AFTER, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import SPACE
 from test_EA import fit_into, size_of
 
@@ -19,7 +19,7 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     ea = EvolutionaryHyperband(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9,
                                eta=3, seed=seed, checkpoint_dir=files.checkpoints, hyperband=hyperband)
     recorder = RunRecorder(files, SETTINGS, 0.2)
-    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(1e10), max_time=max_time, quiet=True)
+    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(PRIORS["cpu"]), max_time=max_time, quiet=True)
 
 
 def test_deadline_holds_with_a_cheap_target(tmp_path):
@@ -29,6 +29,51 @@ def test_deadline_holds_with_a_cheap_target(tmp_path):
     runner.finish(False)
     assert time.monotonic() - start < runner.max_time + 1.0
     assert len(runner.recorder.evaluations) > 5
+
+
+def run_jobs(runner, n, elapsed):
+    """Run n jobs as if `elapsed` seconds of the search had passed before each (the record says so)."""
+    for _ in range(n):
+        runner._run_job(runner.optimizer.ask(runner._seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
+
+
+class SecondPerEpoch:
+    """A cost model that predicts one second per epoch for every network and learns nothing."""
+
+    def observe(self, *args) -> None:
+        pass
+
+    def seconds(self, macs_per_image: int, images_seen: int, batch_size: int) -> float:
+        return images_seen / FakeTarget().images_per_epoch
+
+
+def plain_runner_at_one_second_per_epoch(tmp_path, seconds_left):
+    """Plain EA with max_budget 9: every child is predicted to take 9 s."""
+    runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + seconds_left, hyperband=False)
+    runner.cost_model = SecondPerEpoch()
+    return runner
+
+
+def test_the_first_jobs_run_whatever_their_prediction_and_then_the_run_ends(tmp_path):
+    runner = plain_runner_at_one_second_per_epoch(tmp_path, seconds_left=5)
+    assert runner.run() is False
+    assert len(runner.recorder.evaluations) == len(runner.target.calls) == TRUSTED_AFTER
+
+
+@pytest.mark.parametrize("seconds_left", [8.5, 9.5])
+def test_a_job_that_cannot_finish_before_the_deadline_is_not_started(tmp_path, seconds_left):
+    runner = plain_runner_at_one_second_per_epoch(tmp_path, seconds_left)
+    run_jobs(runner, TRUSTED_AFTER, elapsed=0)
+    assert (runner._next_job() is None) == (seconds_left < 9)
+
+
+def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):
+    runner = runner_for(tmp_path, max_time=1e9)
+    runner.target._seconds = lambda epochs: 2.0 * max(epochs, 1)
+    run_jobs(runner, 9, elapsed=0)  # rung 0 of bracket 0: nine members at 1 epoch
+    promotion = runner.optimizer.ask()
+    assert (promotion.budget, promotion.checkpoint_in is not None) == (3, True)
+    assert runner._predicted_seconds(promotion) == 2.0 * 2
 
 
 def test_output_files_parse_and_hold_every_evaluation(tmp_path):
@@ -76,12 +121,6 @@ def test_resume_continues_where_the_run_stopped(tmp_path):
                                                                      expected.config)
     if next_job.checkpoint_in is not None:
         assert next_job.checkpoint_in.exists()
-
-
-def run_jobs(runner, n, elapsed):
-    """Run n jobs as if `elapsed` seconds of the search had passed before each (the record says so)."""
-    for _ in range(n):
-        runner._run_job(runner.optimizer.ask(runner._seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
 
 
 def test_near_the_deadline_brackets_shrink_and_replay_the_same(tmp_path):
