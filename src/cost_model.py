@@ -24,7 +24,8 @@ class Coefficients(NamedTuple):
     seconds_per_evaluation: float
 
 
-PRIORS = {"cpu": Coefficients(1 / 5e10, 2e-3, 0.3), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3)}
+# Fitted on the benchmark runs of a 2-core x86_64 machine (bench/bench_cost_model.py); the GPU one is a guess.
+PRIORS = {"cpu": Coefficients(1.4e-11, 2.3e-3, 0.35), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3)}
 
 
 def _features(macs_per_image: int, images_seen: float, batch_size: int, evaluations: float = 1.0) -> np.ndarray:
