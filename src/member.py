@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 OK = "ok"
+ABANDONED = "abandoned"  # stopped early as too slow to finish before the deadline: it measured nothing
 
 
 @dataclass
@@ -42,6 +43,9 @@ class Member:
         return now - self.born
 
     def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
+        """Keep a result; an abandoned job leaves the member as it was (judged by its earlier results)."""
+        if result.get("status") == ABANDONED:
+            return
         self.results[budget] = result
         if result.get("status") == OK:
             self.checkpoint = checkpoint

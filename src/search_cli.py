@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from datetime import datetime
@@ -11,13 +12,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cost_model import PRIOR_MACS_PER_SECOND, CostModel
+from cost_model import PRIORS, CostModel
 from data import DataError, load_dataset
 from EA import EvolutionaryHyperband, RandomSearch
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import repair, smallest_model_macs, smallest_model_size
-from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner, training_seconds
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
 from utils import (OneLineParser, UsageError, fail, parse_bool, parse_fraction, parse_size, positive_int,
@@ -106,7 +107,7 @@ class Search:
         if self.max_size < smallest:
             raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
                              f"search space can build for this data ({smallest} parameters)")
-        self.cost_model = CostModel(PRIOR_MACS_PER_SECOND[self.target.device.type])
+        self.cost_model = CostModel(PRIORS[self.target.device.type])
         self.images_per_evaluation = self.target.images_per_epoch * s["max_budget"]  # at max_budget
         self.files = RunFiles(Path(s["output_dir"]), info)
         self.optimizer = self._optimizer(s, shape, classes)
@@ -127,8 +128,8 @@ class Search:
             epoch_seconds=self._epoch_seconds)
 
     def _epoch_seconds(self, config: dict) -> float:
-        """Predicted seconds for one epoch of budget (all folds), from the throughput learned so far."""
-        return self.cost_model.seconds(self.target.model_macs(config), self.target.images_per_epoch)
+        """Predicted seconds for one epoch of budget (all folds), from the costs learned so far."""
+        return training_seconds(self.cost_model, self.target, config, 1, evaluations=0)
 
     def _initial_configs(self, s: dict[str, Any], portfolio: list[dict]) -> list[dict]:
         """The portfolio and the default configuration, cheapest first so that results come early.
@@ -139,7 +140,7 @@ class Search:
         configs = list(portfolio)
         straight = s["algorithm"] == "random" or not s["hyperband"]
         if self.target.model_size(DEFAULT_CONFIG) <= self.max_size:
-            seconds = self._epoch_seconds(DEFAULT_CONFIG) * s["max_budget"]
+            seconds = training_seconds(self.cost_model, self.target, DEFAULT_CONFIG, s["max_budget"])
             if not straight or seconds <= s["max_time"]:
                 configs.append(dict(DEFAULT_CONFIG))
             else:
@@ -152,13 +153,22 @@ class Search:
         cheapest = smallest_model_macs(SPACE, shape, classes)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            cap = max(self.cost_model.max_macs(EVALUATION_SHARE * s["max_time"], self.images_per_evaluation), cheapest)
+            seconds, images = EVALUATION_SHARE * s["max_time"], self.images_per_evaluation
+            config = affordable_batch(config, self.cost_model.min_batch_size(seconds, images))
+            cap = max(self.cost_model.max_macs(seconds, images, config["batch_size"]), cheapest)
             try:
                 return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
             except ValueError:
                 log.debug("no network fits both the size and the cost cap %d; size alone", cap)
             return repair(config, SPACE, shape, classes, self.max_size, None, rng)
         return fit
+
+
+def affordable_batch(config: dict, min_batch_size: float) -> dict:
+    """The configuration with its batch size raised to min_batch_size (within the space): below it, the
+    optimizer steps alone would take most of an evaluation's time, whatever the network."""
+    smallest = min(math.ceil(min_batch_size), SPACE["batch_size"].upper)
+    return config if config["batch_size"] >= smallest else {**config, "batch_size": smallest}
 
 
 def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]) -> str:

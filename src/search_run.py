@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from EA import Job
-from member import OK, Member
+from member import ABANDONED, OK, Member
 from ranking import final_choice, is_feasible
 from target import Target
 from utils import atomic_write_json, atomic_write_text
@@ -128,6 +128,13 @@ class RunRecorder:
         return best
 
 
+def training_seconds(cost_model, target: Target, config: dict[str, Any], epochs: int,
+                     evaluations: float = 1.0) -> float:
+    """Seconds the cost model predicts for training config for `epochs` epochs (all folds) on target."""
+    return cost_model.seconds(target.model_macs(config), target.images_per_epoch * epochs, config["batch_size"],
+                              evaluations)
+
+
 class SearchRunner:
     """The loop: ask, train within the deadline, tell, record; the cost model learns from every result."""
 
@@ -142,12 +149,11 @@ class SearchRunner:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
 
     def _predicted_seconds(self, job: Job) -> float:
-        """Training time of a job: at the member's measured speed when it has one, else by the cost model.
-        The cost model leaves out the per-step overhead of small batches, so it can err short by far."""
+        """Training time of a job: at the member's measured speed when it has one, else by the cost model."""
         epochs = self._epochs_this_call(job, job.budget)
         if job.member.seconds_per_epoch:
             return job.member.seconds_per_epoch * epochs
-        return self.cost_model.seconds(self.target.model_macs(job.config), self.target.images_per_epoch * epochs)
+        return training_seconds(self.cost_model, self.target, job.config, epochs)
 
     def _next_job(self) -> Job | None:
         """The optimizer's next job, or None to end the run early: a job predicted to outlast the time left is
@@ -166,7 +172,8 @@ class SearchRunner:
     def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
         if result["status"] == OK:
             macs = self.target.model_macs(job.config)
-            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, result["train_seconds"])
+            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, job.config["batch_size"],
+                                    result["train_seconds"])
 
     def _seconds_left(self) -> float:
         """Search time left after the last recorded evaluation: what the optimizer plans with. It is taken from
@@ -220,6 +227,8 @@ class SearchRunner:
         if result["status"] == "stopped":
             log.info("deadline reached while training member %d to %d epochs", job.member.id, job.budget)
             return False
+        if result["status"] == ABANDONED:
+            log.info("member %d to %d epochs %s", job.member.id, job.budget, result["message"])
         epochs = self._epochs_this_call(job, result["epochs"])
         self._learn(job, result, epochs)
         self.optimizer.tell(job, result)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 N_FOLDS = 3
 EVAL_BATCH = 1024
 SGD_MOMENTUM = 0.9
+ABANDON_AFTER = 2  # fold-epochs timed before a job may be abandoned as too slow for the deadline
 
 
 @dataclass
@@ -37,7 +38,7 @@ class TargetResult:
     model_size: int
     epochs: int
     train_seconds: float
-    status: str  # ok | diverged | failed | stopped (deadline reached before the budget)
+    status: str  # ok | diverged | failed | stopped (deadline reached) | abandoned (could not reach the budget in time)
     message: str = ""
     folds: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
@@ -265,12 +266,22 @@ class Target:
             run.load_state_dict(fold_state)
 
     def _train(self, runs: list[FoldRun], budget: int, deadline: float | None) -> tuple[str, str]:
+        """Train every fold to `budget`. A job whose last fold-epoch, times the fold-epochs still to go, would
+        outlast the deadline is abandoned at once rather than cut off by it later, so the time left goes to
+        other jobs (the first fold-epoch, with its warm-up, is not trusted for that)."""
+        to_go, trained = sum(max(budget - run.epoch, 0) for run in runs), 0
         for run in runs:
             total_steps = self.max_budget * run.steps_per_epoch()
             while run.epoch < budget:
                 if deadline is not None and time.monotonic() >= deadline:
                     return "stopped", f"deadline reached after {run.epoch} of {budget} epochs"
+                started = time.monotonic()
                 run.train_epoch(total_steps)
+                to_go, trained = to_go - 1, trained + 1
+                seconds = time.monotonic() - started
+                if deadline is not None and trained >= ABANDON_AFTER and time.monotonic() + to_go * seconds > deadline:
+                    return "abandoned", (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
+                                         "each would outlast the deadline")
         return "ok", ""
 
     def _measure(self, runs: list[FoldRun], status: str) -> tuple[list[dict[str, float]], list[list[int]]]:

@@ -1,4 +1,6 @@
-from member import Member
+from pathlib import Path
+
+from member import ABANDONED, OK, Member
 from ranking import final_choice, positions, rank, rank_at
 
 
@@ -45,3 +47,11 @@ def test_final_choice_without_feasible_is_the_most_precise_and_labelled():
     best, feasible = final_choice([member(0, 0.9, 0.2), member(1, 0.5, 0.3)], 0.39)
     assert best.id == 1 and not feasible
     assert final_choice([member(0, 0.9, 0.9, status="failed")], 0.39) == (None, False)
+
+
+def test_an_abandoned_job_leaves_the_member_judged_by_its_earlier_results():
+    member = Member(id=0, config={}, model_size=10)
+    earlier = {"status": OK, "top3_accuracy": 0.8, "precision": 0.5, "train_seconds": 2.0}
+    member.record(6, earlier, Path("member_0_budget_6.pt"))
+    member.record(50, {"status": ABANDONED, "top3_accuracy": 0.0, "precision": 0.0}, None)
+    assert (member.budget, member.result, member.checkpoint) == (6, earlier, Path("member_0_budget_6.pt"))

@@ -1,9 +1,9 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from search_cli import Search, build_parser, settings_from
+from search_cli import Search, affordable_batch, build_parser, settings_from
 from search_run import RESERVE_SECONDS
-from search_space import DEFAULT_CONFIG
+from search_space import DEFAULT_CONFIG, SPACE
 
 
 def search(data, out, algorithm="ea", extra=()):
@@ -18,7 +18,8 @@ def initial(s: Search) -> list[dict]:
 
 
 def default_seconds(s: Search, max_budget: int = 50) -> float:
-    return s.cost_model.seconds(s.target.model_macs(DEFAULT_CONFIG), s.target.images_per_epoch * max_budget)
+    return s.cost_model.seconds(s.target.model_macs(DEFAULT_CONFIG), s.target.images_per_epoch * max_budget,
+                                DEFAULT_CONFIG["batch_size"])
 
 
 def test_ea_starts_from_portfolio_and_default_cheapest_first(tiny_data, tmp_path):
@@ -54,3 +55,10 @@ def test_on_micro17flower_the_first_bracket_is_whole_at_600_s_and_straight_at_60
                                                                                    first_budget):
     s = search(real_data, tmp_path, extra=["--max_time", str(max_time)])
     assert s.optimizer.ask(seconds_left=max_time - RESERVE_SECONDS).budget == first_budget
+
+
+@pytest.mark.parametrize("batch_size,min_batch,expected", [(4, 7.2, 8), (16, 7.2, 16), (4, 1e4, 300)])
+def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_size, min_batch, expected):
+    config = {**DEFAULT_CONFIG, "batch_size": batch_size}
+    assert affordable_batch(config, min_batch) == {**config, "batch_size": expected}
+    assert expected <= SPACE["batch_size"].upper

@@ -4,7 +4,7 @@ import time
 import pandas as pd
 import pytest
 
-from cost_model import CostModel
+from cost_model import PRIORS, CostModel
 from EA import EvolutionaryHyperband
 from fakes import FakeTarget
 from search_run import RESERVE_SECONDS, TRUSTED_AFTER, ResumeError, RunFiles, RunRecorder, SearchRunner
@@ -19,7 +19,7 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     ea = EvolutionaryHyperband(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9,
                                eta=3, seed=seed, checkpoint_dir=files.checkpoints, hyperband=hyperband)
     recorder = RunRecorder(files, SETTINGS, 0.2)
-    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(1e10), max_time=max_time, quiet=True)
+    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(PRIORS["cpu"]), max_time=max_time, quiet=True)
 
 
 def test_deadline_holds_with_a_cheap_target(tmp_path):
@@ -43,7 +43,7 @@ class SecondPerEpoch:
     def observe(self, *args) -> None:
         pass
 
-    def seconds(self, macs_per_image: int, images_seen: int) -> float:
+    def seconds(self, macs_per_image: int, images_seen: int, batch_size: int, evaluations: float = 1.0) -> float:
         return images_seen / FakeTarget().images_per_epoch
 
 
@@ -74,6 +74,28 @@ def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):
     promotion = runner.optimizer.ask()
     assert (promotion.budget, promotion.checkpoint_in is not None) == (3, True)
     assert runner._predicted_seconds(promotion) == 2.0 * 2
+
+
+class AbandonsTheSecondJob(FakeTarget):
+    """Reports its second job abandoned as too slow for the deadline, as Target does."""
+
+    def __call__(self, config, budget, **kwargs):
+        result = super().__call__(config, budget, **kwargs)
+        if len(self.calls) == 2:
+            result.status, result.message = "abandoned", "abandoned after 2 fold-epochs"
+        return result
+
+
+def test_an_abandoned_job_is_recorded_and_the_run_goes_on(tmp_path):
+    runner = runner_for(tmp_path, max_time=1e9)
+    runner.target = AbandonsTheSecondJob()
+    run_jobs(runner, 4, elapsed=0)
+    statuses = [e["status"] for e in runner.recorder.evaluations]
+    assert statuses == ["ok", "abandoned", "ok", "ok"]
+    abandoned = runner.optimizer.members[runner.recorder.evaluations[1]["member"]]
+    assert abandoned.result is None
+    on_disk = json.loads(runner.recorder.files.run_json.read_text())["evaluations"]
+    assert [e["status"] for e in on_disk] == statuses
 
 
 def test_output_files_parse_and_hold_every_evaluation(tmp_path):

@@ -96,6 +96,30 @@ def test_deadline_stops_between_epochs(tiny_train):
     assert result.status == "stopped" and result.epochs == 0
 
 
+@pytest.fixture
+def slow_epochs(monkeypatch):
+    """Every fold-epoch takes at least 0.02 s longer, so that its projection does not depend on the machine."""
+    train_epoch = target_module.FoldRun.train_epoch
+
+    def slow(self, total_steps):
+        train_epoch(self, total_steps)
+        time.sleep(0.02)
+
+    monkeypatch.setattr(target_module.FoldRun, "train_epoch", slow)
+
+
+def test_a_job_too_slow_for_the_deadline_is_abandoned_after_two_fold_epochs(tiny_train, slow_epochs):
+    start = time.monotonic()
+    result = Target(tiny_train, max_budget=50, device="cpu")(load_config(SMALL), 50, deadline=start + 2.0)
+    assert result.status == "abandoned" and result.epochs == target_module.ABANDON_AFTER
+    assert time.monotonic() - start < 1.0  # 150 fold-epochs of at least 0.02 s would need 3 s
+
+
+def test_a_job_that_fits_before_the_deadline_is_trained_to_its_budget(tiny_train, slow_epochs):
+    result = Target(tiny_train, max_budget=50, device="cpu")(load_config(SMALL), 4, deadline=time.monotonic() + 60)
+    assert result.status == "ok" and result.epochs == 4
+
+
 def test_trained_runs_score_as_the_target_measures(tiny_train):
     config = load_config({**SMALL, "random_flip": True})
     target = Target(tiny_train, seed=2, max_budget=2, device="cpu")

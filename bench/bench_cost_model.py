@@ -1,0 +1,65 @@
+"""How well the cost model predicts training time: every recorded evaluation of the committed benchmark runs is
+predicted before the model learns from it, run by run, as in a search.
+
+Compares the full model (arithmetic + per optimizer step + per evaluation) with arithmetic alone.
+The runs are bench_search runs on micro17flower: 16x16 RGB, 17 classes, 3-fold CV on 680 training images each.
+Usage: python bench/bench_cost_model.py [--runs runs_precision/bench_search]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from cost_model import PRIORS, Coefficients, CostModel  # noqa: E402
+from model_size import count_macs  # noqa: E402
+
+SHAPE, CLASSES, IMAGES_PER_EPOCH = (3, 16, 16), 17, 3 * 680
+MODELS = {"full": PRIORS["cpu"], "arithmetic only": Coefficients(PRIORS["cpu"].seconds_per_mac, 0.0, 0.0)}
+
+
+def evaluations(run_json: Path) -> list[tuple[int, int, int, float]]:
+    """(MACs per image, images seen, batch size, seconds) of each finished evaluation, in order."""
+    out = []
+    for e in json.loads(run_json.read_text())["evaluations"]:
+        if e["status"] == "ok" and e["epochs_this_call"] > 0:
+            config = e["configuration"]
+            out.append((count_macs(config, SHAPE, CLASSES), IMAGES_PER_EPOCH * e["epochs_this_call"],
+                        config["batch_size"], e["train_seconds"]))
+    return out
+
+
+def log_errors(prior: Coefficients, runs: list[list[tuple]]) -> np.ndarray:
+    """log(predicted / measured) of each evaluation, predicted from the same run's earlier evaluations."""
+    errors = []
+    for run in runs:
+        model = CostModel(prior)
+        for macs, images, batch, seconds in run:
+            errors.append(np.log(model.seconds(macs, images, batch) / seconds))
+            model.observe(macs, images, batch, seconds)
+    return np.array(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs_precision/bench_search"))
+    args = parser.parse_args()
+    runs = [evaluations(path) for path in sorted(args.runs.glob("*/automl_run_*.json"))]
+    rows = []
+    for name, prior in MODELS.items():
+        e = log_errors(prior, runs)
+        rows.append({"model": name, "evaluations": len(e), "median |log(pred/true)|": np.median(np.abs(e)),
+                     "pred < true/2": np.mean(e < np.log(0.5)), "pred > 2 true": np.mean(e > np.log(2)),
+                     "worst pred/true": np.exp(e.min())})
+    print(f"{len(runs)} runs from {args.runs}; each evaluation predicted before the model learns from it")
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
