@@ -1,7 +1,8 @@
 """How well the cost model predicts training time: every recorded evaluation of the committed benchmark runs is
 predicted before the model learns from it, run by run, as in a search.
 
-Compares the full model (arithmetic + per optimizer step + per evaluation) with arithmetic alone.
+Compares the full model (arithmetic + per optimizer step + per evaluation + per feature-map element) with the
+model without the feature-map term and with arithmetic alone.
 The runs are bench_search runs on micro17flower: 16x16 RGB, 17 classes, 3-fold CV on 680 training images each.
 Usage: python bench/bench_cost_model.py [--runs runs_precision/bench_search]
 """
@@ -18,31 +19,44 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from cost_model import PRIORS, Coefficients, CostModel  # noqa: E402
-from model_size import count_macs  # noqa: E402
+from model_size import Work, count_work  # noqa: E402
 
 SHAPE, CLASSES, IMAGES_PER_EPOCH = (3, 16, 16), 17, 3 * 680
-MODELS = {"full": PRIORS["cpu"], "arithmetic only": Coefficients(PRIORS["cpu"].seconds_per_mac, 0.0, 0.0)}
+PREVIOUS = Coefficients(1.4e-11, 2.3e-3, 0.35, 0.0)  # the CPU prior before the feature-map term (commit 4b50e06)
+MODELS = {"full": PRIORS["cpu"], "previous: no feature-map term": PREVIOUS,
+          "arithmetic only": Coefficients(PREVIOUS.seconds_per_mac, 0.0, 0.0, 0.0)}
 
 
-def evaluations(run_json: Path) -> list[tuple[int, int, int, float]]:
-    """(MACs per image, images seen, batch size, seconds) of each finished evaluation, in order."""
+def evaluations(run_json: Path) -> list[tuple[Work, int, int, float]]:
+    """(work per image, images seen, batch size, seconds) of each finished evaluation, in order."""
     out = []
     for e in json.loads(run_json.read_text())["evaluations"]:
         if e["status"] == "ok" and e["epochs_this_call"] > 0:
             config = e["configuration"]
-            out.append((count_macs(config, SHAPE, CLASSES), IMAGES_PER_EPOCH * e["epochs_this_call"],
+            out.append((count_work(config, SHAPE, CLASSES), IMAGES_PER_EPOCH * e["epochs_this_call"],
                         config["batch_size"], e["train_seconds"]))
     return out
 
 
-def log_errors(prior: Coefficients, runs: list[list[tuple]]) -> np.ndarray:
-    """log(predicted / measured) of each evaluation, predicted from the same run's earlier evaluations."""
-    errors = []
+def fitted_prior(runs: list[list[tuple]]) -> Coefficients:
+    """The coefficients that fit these runs' evaluations best (how the CPU prior was made)."""
+    model = CostModel(PRIORS["cpu"])
     for run in runs:
-        model = CostModel(prior)
-        for macs, images, batch, seconds in run:
-            errors.append(np.log(model.seconds(macs, images, batch) / seconds))
-            model.observe(macs, images, batch, seconds)
+        for work, images, batch, seconds in run:
+            model.observe(work, images, batch, seconds)
+    return model.coefficients
+
+
+def log_errors(prior: Coefficients | None, runs: list[list[tuple]], seeds: list[str]) -> np.ndarray:
+    """log(predicted / measured) of each evaluation, predicted from the same run's earlier evaluations; with
+    prior None, each run starts from a prior fitted to the runs of the other seeds (no run sees itself)."""
+    errors = []
+    for run, seed in zip(runs, seeds):
+        others = [other for other, s in zip(runs, seeds) if s != seed]
+        model = CostModel(prior if prior is not None else fitted_prior(others))
+        for work, images, batch, seconds in run:
+            errors.append(np.log(model.seconds(work, images, batch) / seconds))
+            model.observe(work, images, batch, seconds)
     return np.array(errors)
 
 
@@ -50,10 +64,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs_precision/bench_search"))
     args = parser.parse_args()
-    runs = [evaluations(path) for path in sorted(args.runs.glob("*/automl_run_*.json"))]
+    paths = sorted(args.runs.glob("*/automl_run_*.json"))
+    runs, seeds = [evaluations(path) for path in paths], [path.parent.name.rsplit("_", 1)[-1] for path in paths]
     rows = []
-    for name, prior in MODELS.items():
-        e = log_errors(prior, runs)
+    for name, prior in {**MODELS, "full, prior from the other seeds' runs": None}.items():
+        e = log_errors(prior, runs, seeds)
         rows.append({"model": name, "evaluations": len(e), "median |log(pred/true)|": np.median(np.abs(e)),
                      "pred < true/2": np.mean(e < np.log(0.5)), "pred > 2 true": np.mean(e > np.log(2)),
                      "worst pred/true": np.exp(e.min())})

@@ -1,11 +1,12 @@
 """How long training takes, learned from the run itself: keeps single evaluations affordable (pure logic).
 
-seconds ≈ images seen × (3 × MACs per image × seconds per MAC + seconds per step / batch size)
-          + seconds per evaluation
+seconds ≈ images seen × (3 × MACs per image × seconds per MAC + seconds per step / batch size
+                         + feature-map elements per image × seconds per element) + seconds per evaluation
 Large networks are bound by arithmetic; small ones by the fixed cost of each optimizer step, so a batch of 4
-costs about as much as a network a hundred times larger at batch 300; every evaluation also pays for setup
-and validation. The three coefficients are fitted to the finished evaluations by non-negative least squares
-on relative error, held towards the machine's prior by a few pseudo-observations.
+costs about as much as a network a hundred times larger at batch 300; wide feature maps on the full image by
+memory traffic (BatchNorm, ReLU, pooling), which arithmetic misses several times over; every evaluation also
+pays for setup and validation. The four coefficients are fitted to the finished evaluations by non-negative
+least squares on relative error, held towards the machine's prior by a few pseudo-observations.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import nnls
+
+from model_size import Work
 
 TRAIN_MACS_FACTOR = 3  # forward + backward ≈ 3 forward passes
 PRIOR_WEIGHT = 0.3  # of each prior pseudo-observation, against 1 for each measured evaluation
@@ -22,28 +25,31 @@ class Coefficients(NamedTuple):
     seconds_per_mac: float
     seconds_per_step: float
     seconds_per_evaluation: float
+    seconds_per_activation: float
 
 
 # Fitted on the benchmark runs of a 2-core x86_64 machine (bench/bench_cost_model.py); the GPU one is a guess.
-PRIORS = {"cpu": Coefficients(1.4e-11, 2.3e-3, 0.35), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3)}
+PRIORS = {"cpu": Coefficients(7.8e-12, 1.4e-3, 0.05, 5.9e-9), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3, 1e-11)}
 
 
-def _features(macs_per_image: int, images_seen: float, batch_size: int, evaluations: float = 1.0) -> np.ndarray:
-    return np.array([TRAIN_MACS_FACTOR * macs_per_image * images_seen, images_seen / batch_size, evaluations])
+def _features(work: Work, images_seen: float, batch_size: int, evaluations: float = 1.0) -> np.ndarray:
+    return np.array([TRAIN_MACS_FACTOR * work.macs * images_seen, images_seen / batch_size, evaluations,
+                     work.activations * images_seen])
 
 
 class CostModel:
-    """Seconds of training as a function of network cost, images seen and batch size, learned as the run goes."""
+    """Seconds of training as a function of the network's work per image, images seen and batch size, learned as
+    the run goes."""
 
     def __init__(self, prior: Coefficients):
         self.prior = prior
         self.rows: list[np.ndarray] = []
         self._fitted: tuple[int, Coefficients] | None = None
 
-    def observe(self, macs_per_image: int, images_seen: int, batch_size: int, seconds: float) -> None:
+    def observe(self, work: Work, images_seen: int, batch_size: int, seconds: float) -> None:
         """One finished evaluation: images_seen = images per epoch × folds × epochs trained in that call."""
         if images_seen > 0 and seconds > 0:
-            self.rows.append(_features(macs_per_image, images_seen, batch_size) / seconds)
+            self.rows.append(_features(work, images_seen, batch_size) / seconds)
 
     @property
     def coefficients(self) -> Coefficients:
@@ -54,16 +60,10 @@ class CostModel:
             self._fitted = (len(self.rows), Coefficients(*map(float, nnls(a, b)[0] * prior)))
         return self._fitted[1]
 
-    def seconds(self, macs_per_image: int, images_seen: float, batch_size: int, evaluations: float = 1.0) -> float:
-        return float(_features(macs_per_image, images_seen, batch_size, evaluations) @ np.array(self.coefficients))
-
-    def max_macs(self, seconds: float, images_seen: float, batch_size: int) -> int:
-        """The largest forward cost per image that trains images_seen images in batches within `seconds`."""
-        per_mac, per_step, per_evaluation = self.coefficients
-        left = seconds - per_evaluation - per_step * images_seen / batch_size
-        return max(int(left / (TRAIN_MACS_FACTOR * images_seen * max(per_mac, 1e-30))), 0)
+    def seconds(self, work: Work, images_seen: float, batch_size: int, evaluations: float = 1.0) -> float:
+        return float(_features(work, images_seen, batch_size, evaluations) @ np.array(self.coefficients))
 
     def min_batch_size(self, seconds: float, images_seen: float, share: float = 0.5) -> float:
         """The batch size whose optimizer steps take `share` of `seconds`: smaller ones leave too little."""
-        _, per_step, per_evaluation = self.coefficients
+        _, per_step, per_evaluation, _ = self.coefficients
         return per_step * images_seen / max(share * (seconds - per_evaluation), 1e-9)

@@ -1,7 +1,8 @@
-"""Closed-form size (parameters) and cost (multiply-accumulates) of the CNN: no torch, milliseconds for any size."""
+"""Closed-form size (parameters) and cost (multiply-accumulates, feature-map elements) of the CNN: no torch,
+milliseconds for any size."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from search_space import conv_key, fc_key
 
@@ -58,3 +59,24 @@ def count_macs(config: Mapping[str, Any], input_shape: tuple[int, int, int], num
         total += features * out
         features = out
     return total
+
+
+def count_activations(config: Mapping[str, Any], input_shape: tuple[int, int, int]) -> int:
+    """Feature-map elements the convolutions write for one image (before pooling): the memory traffic that
+    BatchNorm, ReLU and pooling add, which arithmetic alone misses (a single wide convolution on the full image)."""
+    _, height, width = input_shape
+    total = 0
+    for out in conv_widths(config):
+        total += out * height * width
+        height, width = height // 2, width // 2
+    return total
+
+
+class Work(NamedTuple):
+    """What one image costs a forward pass of the network: what training time is predicted from."""
+    macs: int
+    activations: int
+
+
+def count_work(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> Work:
+    return Work(count_macs(config, input_shape, num_classes), count_activations(config, input_shape))

@@ -1,4 +1,5 @@
-"""Repair of a configuration into the size (and training-cost) constraint, changing as little as needed.
+"""Repair of a configuration into the size constraint (and an affordable training cost), changing as little as
+needed.
 
 First all layer widths shrink by one common factor; if even the narrowest layers do not fit, the structure
 steps towards the smallest network (global average pooling, smaller kernel, fewer layers, no BatchNorm).
@@ -134,9 +135,11 @@ def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> It
 
 
 def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
-           max_size: int, max_macs: int | None = None, rng: np.random.Generator | None = None) -> dict[str, Any]:
-    """A configuration within max_size parameters (and max_macs), as close to config as the steps allow.
+           max_size: int, affordable: Callable[[Mapping[str, Any]], bool] | None = None,
+           rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """A configuration within max_size parameters (and affordable), as close to config as the steps allow.
 
+    affordable must hold for a network whenever it holds for a wider one (training cost grows with widths).
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
     Raises ValueError, naming the smallest network, when no configuration of the space can fit.
     """
@@ -145,16 +148,16 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
     size = count_parameters(smallest, input_shape, num_classes)
     if max_size < size:
         raise ValueError(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
-    if max_macs is not None and max_macs < (macs := min(count_macs(c, input_shape, num_classes) for c in candidates)):
-        raise ValueError(f"max MACs {max_macs} is below the cheapest network of the space ({macs} MACs)")
+    if affordable is not None and not any(affordable(c) for c in candidates):
+        raise ValueError("no network of the space is affordable")
 
     def fits(candidate: Mapping[str, Any]) -> bool:
         return (count_parameters(candidate, input_shape, num_classes) <= max_size
-                and (max_macs is None or count_macs(candidate, input_shape, num_classes) <= max_macs))
+                and (affordable is None or affordable(candidate)))
 
     start = _buildable_depth(config, space, input_shape)
     for candidate in itertools.chain([start], _smaller_structures(start, space), [smallest]):
         fitted = _fit_widths(candidate, space, fits)
         if fitted is not None:
             return fitted
-    raise ValueError(f"no network of the space has at most {max_size} parameters and {max_macs} MACs together")
+    raise ValueError(f"no network of the space has at most {max_size} parameters and is affordable")

@@ -8,7 +8,7 @@ import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -153,13 +153,17 @@ class Search:
         cheapest = smallest_model_macs(SPACE, shape, classes)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            seconds, images = EVALUATION_SHARE * s["max_time"], self.images_per_evaluation
-            config = affordable_batch(config, self.cost_model.min_batch_size(seconds, images))
-            cap = max(self.cost_model.max_macs(seconds, images, config["batch_size"]), cheapest)
+            seconds = EVALUATION_SHARE * s["max_time"]
+            config = affordable_batch(config, self.cost_model.min_batch_size(seconds, self.images_per_evaluation))
+
+            def affordable(candidate: Mapping[str, Any]) -> bool:
+                """Trains to max_budget within the share, or is as cheap as the cheapest network of the space."""
+                return (self.target.model_macs(candidate) <= cheapest
+                        or training_seconds(self.cost_model, self.target, candidate, s["max_budget"]) <= seconds)
             try:
-                return repair(config, SPACE, shape, classes, self.max_size, cap, rng)
+                return repair(config, SPACE, shape, classes, self.max_size, affordable, rng)
             except ValueError:
-                log.debug("no network fits both the size and the cost cap %d; size alone", cap)
+                log.debug("no network fits both the size and %.0f s of training; size alone", seconds)
             return repair(config, SPACE, shape, classes, self.max_size, None, rng)
         return fit
 

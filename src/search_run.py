@@ -131,7 +131,7 @@ class RunRecorder:
 def training_seconds(cost_model, target: Target, config: dict[str, Any], epochs: int,
                      evaluations: float = 1.0) -> float:
     """Seconds the cost model predicts for training config for `epochs` epochs (all folds) on target."""
-    return cost_model.seconds(target.model_macs(config), target.images_per_epoch * epochs, config["batch_size"],
+    return cost_model.seconds(target.model_work(config), target.images_per_epoch * epochs, config["batch_size"],
                               evaluations)
 
 
@@ -171,8 +171,8 @@ class SearchRunner:
 
     def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
         if result["status"] == OK:
-            macs = self.target.model_macs(job.config)
-            self.cost_model.observe(macs, self.target.images_per_epoch * epochs_this_call, job.config["batch_size"],
+            images = self.target.images_per_epoch * epochs_this_call
+            self.cost_model.observe(self.target.model_work(job.config), images, job.config["batch_size"],
                                     result["train_seconds"])
 
     def _seconds_left(self) -> float:

@@ -15,7 +15,7 @@ from torch import nn
 
 from augment import augment, channel_stats
 from cnn import build_cnn
-from model_size import count_macs, count_parameters
+from model_size import Work, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
@@ -205,6 +205,9 @@ class Target:
 
     def model_macs(self, config: Mapping[str, Any]) -> int:
         return count_macs(config, self.input_shape, self.num_classes)
+
+    def model_work(self, config: Mapping[str, Any]) -> Work:
+        return count_work(config, self.input_shape, self.num_classes)
 
     def validation(self, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels a fold is measured on: its held-out part of train/, or test/ in mode "test"."""

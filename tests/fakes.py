@@ -5,7 +5,7 @@ import math
 import time
 from pathlib import Path
 
-from model_size import count_macs, count_parameters
+from model_size import Work, count_macs, count_parameters, count_work
 from target import TargetResult
 
 SHAPE, CLASSES = (3, 16, 16), 17
@@ -21,6 +21,9 @@ class FakeTarget:
 
     def model_macs(self, config) -> int:
         return count_macs(config, SHAPE, CLASSES)
+
+    def model_work(self, config) -> Work:
+        return count_work(config, SHAPE, CLASSES)
 
     def _seconds(self, epochs: int) -> float:
         """Reported, not measured, so that runs compared in tests rank ties the same way."""

@@ -2,7 +2,7 @@
 import pytest
 
 from search_cli import Search, affordable_batch, build_parser, settings_from
-from search_run import RESERVE_SECONDS
+from search_run import RESERVE_SECONDS, training_seconds
 from search_space import DEFAULT_CONFIG, SPACE
 
 
@@ -18,8 +18,7 @@ def initial(s: Search) -> list[dict]:
 
 
 def default_seconds(s: Search, max_budget: int = 50) -> float:
-    return s.cost_model.seconds(s.target.model_macs(DEFAULT_CONFIG), s.target.images_per_epoch * max_budget,
-                                DEFAULT_CONFIG["batch_size"])
+    return training_seconds(s.cost_model, s.target, DEFAULT_CONFIG, max_budget)
 
 
 def test_ea_starts_from_portfolio_and_default_cheapest_first(tiny_data, tmp_path):

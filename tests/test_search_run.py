@@ -43,7 +43,7 @@ class SecondPerEpoch:
     def observe(self, *args) -> None:
         pass
 
-    def seconds(self, macs_per_image: int, images_seen: int, batch_size: int, evaluations: float = 1.0) -> float:
+    def seconds(self, work, images_seen: int, batch_size: int, evaluations: float = 1.0) -> float:
         return images_seen / FakeTarget().images_per_epoch
 
 
