@@ -26,7 +26,9 @@ from utils import (OneLineParser, UsageError, fail, parse_bool, parse_fraction, 
 
 log = logging.getLogger("automl")
 
-EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take at most this share of --max_time
+EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take this share of --max_time ...
+MIN_EVALUATION_SECONDS = 60.0  # ... or at least this (the portfolio's CNNs need about 45 s on 2 CPU cores) ...
+MAX_EVALUATION_SHARE = 0.3  # ... but never more than this share of a short run
 EXIT_NOT_MET, EXIT_INTERRUPTED = 3, 130
 
 
@@ -153,7 +155,7 @@ class Search:
         cheapest = smallest_model_macs(SPACE, shape, classes)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            seconds = EVALUATION_SHARE * s["max_time"]
+            seconds = evaluation_seconds(s["max_time"])
             config = affordable_batch(config, self.cost_model.min_batch_size(seconds, self.images_per_evaluation))
 
             def affordable(candidate: Mapping[str, Any]) -> bool:
@@ -166,6 +168,12 @@ class Search:
                 log.debug("no network fits both the size and %.0f s of training; size alone", seconds)
             return repair(config, SPACE, shape, classes, self.max_size, None, rng)
         return fit
+
+
+def evaluation_seconds(max_time: float) -> float:
+    """How long one evaluation at max_budget may take: a tenth of the run, but at least a minute while that is
+    under 30 % of it, so that a short run trains a few networks that can learn rather than many that cannot."""
+    return min(MAX_EVALUATION_SHARE * max_time, max(EVALUATION_SHARE * max_time, MIN_EVALUATION_SECONDS))
 
 
 def affordable_batch(config: dict, min_batch_size: float) -> dict:

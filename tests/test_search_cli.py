@@ -1,7 +1,7 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from search_cli import Search, affordable_batch, build_parser, settings_from
+from search_cli import Search, affordable_batch, build_parser, evaluation_seconds, settings_from
 from search_run import RESERVE_SECONDS, training_seconds
 from search_space import DEFAULT_CONFIG, SPACE
 
@@ -61,3 +61,8 @@ def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_siz
     config = {**DEFAULT_CONFIG, "batch_size": batch_size}
     assert affordable_batch(config, min_batch) == {**config, "batch_size": expected}
     assert expected <= SPACE["batch_size"].upper
+
+
+@pytest.mark.parametrize("max_time,seconds", [(30, 9), (60, 18), (180, 54), (300, 60), (600, 60), (3600, 360)])
+def test_an_evaluation_may_take_a_tenth_of_the_run_but_at_least_a_minute_within_30_percent(max_time, seconds):
+    assert evaluation_seconds(max_time) == pytest.approx(seconds)
