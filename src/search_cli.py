@@ -159,7 +159,7 @@ class Search:
             config = affordable_batch(config, self.cost_model.min_batch_size(seconds, self.images_per_evaluation))
 
             def affordable(candidate: Mapping[str, Any]) -> bool:
-                """Trains to max_budget within the share, or is as cheap as the cheapest network of the space."""
+                """Trains to max_budget within the allowance, or is as cheap as the cheapest network of the space."""
                 return (self.target.model_macs(candidate) <= cheapest
                         or training_seconds(self.cost_model, self.target, candidate, s["max_budget"]) <= seconds)
             try:
