@@ -66,7 +66,7 @@ class _Optimizer:
         return member
 
     def _random_member(self) -> Member:
-        """The next initial configuration (the default, a portfolio entry), else a random one."""
+        """The next initial configuration (the default configuration), else a random one."""
         if self.initial:
             return self._member(self.initial.popleft())
         return self._member(self.fit(sample(self.space, self.rng), self.rng))
@@ -112,8 +112,10 @@ class EvolutionaryHyperband(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, num_children: int = 10, hyperband: bool = True, min_budget: float = 1,
                  max_budget: int = 50, eta: float = 3, seed: int = 0, checkpoint_dir: Path | None = None,
-                 initial_configs: list[dict] = (), epoch_seconds: EpochSeconds | None = None):
+                 initial_configs: list[dict] = (), proven_configs: list[dict] = (),
+                 epoch_seconds: EpochSeconds | None = None):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial_configs)
+        self.proven = deque(proven_configs)
         self.pop_size, self.num_children = pop_size, num_children
         self.epoch_seconds = epoch_seconds
         self.brackets = BracketManager(min_budget, max_budget, eta) if hyperband else None
@@ -126,10 +128,14 @@ class EvolutionaryHyperband(_Optimizer):
         self.bracket_members: list[Member] = []
 
     def _next_bracket(self, seconds_left: float | None) -> Bracket:
+        """With Hyperband, proven configurations open the run straight at max_budget (they need no weeding out,
+        and the answer prefers the highest budget), then the cycle of brackets; each bracket fits the time left."""
         if self.brackets is not None:
-            if seconds_left is None:
-                return self.brackets.next_bracket()
-            return self.brackets.next_bracket(lambda bracket: self._bracket_seconds(bracket) <= seconds_left)
+            def fits(bracket: Bracket) -> bool:
+                return seconds_left is None or self._bracket_seconds(bracket) <= seconds_left
+            if self.proven and not self.population:
+                return self.brackets.straight(len(self.proven), fits)
+            return self.brackets.next_bracket(fits)
         size = self.pop_size if not self.population else self.num_children
         return Bracket(index=0, sizes=(size,), budgets=(self.max_budget,))
 
@@ -140,8 +146,11 @@ class EvolutionaryHyperband(_Optimizer):
         return pool if len(pool) >= 2 else self.population
 
     def _child(self) -> Member:
-        """A new member: random while there is no population to breed from, else bred by tournaments."""
-        if len(self.population) < 2:
+        """A new member: the proven, then the initial configurations first; random while there is no population
+        to breed from; else bred by tournaments."""
+        if self.proven:
+            return self._member(self.proven.popleft())
+        if self.initial or len(self.population) < 2:
             return self._random_member()
         pool = self._parent_pool()
         ranks = positions(pool, self.min_precision)
@@ -159,16 +168,17 @@ class EvolutionaryHyperband(_Optimizer):
         return self._member(config, parents)
 
     def _bracket_seconds(self, bracket: Bracket) -> float:
-        """Predicted training time of a bracket. While there is no population to breed from, its first members
-        are the pending initial configurations (predicted cost each); every other member epoch is priced at
-        the median speed of the population (measured) or else of the initial configurations (predicted)."""
+        """Predicted training time of a bracket. Its first members are the pending proven and initial
+        configurations (predicted cost each); every other member epoch is priced at the median speed of the
+        population (measured) or else of the pending configurations (predicted)."""
         measured = [m.seconds_per_epoch for m in self.population if m.seconds_per_epoch]
-        initial = [self.epoch_seconds(config) for config in self.initial] if self.epoch_seconds else []
-        typical = measured or initial
+        pending = ([self.epoch_seconds(config) for config in (*self.proven, *self.initial)]
+                   if self.epoch_seconds else [])
+        typical = measured or pending
         if not typical:
             return 0.0
         speed = float(np.median(typical))
-        known = initial[:bracket.sizes[0]] if len(self.population) < 2 else []
+        known = pending[:bracket.sizes[0]]
         first_rung = bracket.budgets[0] * (sum(known) + speed * (bracket.sizes[0] - len(known)))
         return first_rung + speed * (bracket_epochs(bracket) - bracket.sizes[0] * bracket.budgets[0])
 

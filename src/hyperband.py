@@ -59,11 +59,14 @@ class BracketManager:
         bracket = make_bracket(s, self.s_max, self.max_budget, self.eta)
         if fits(bracket):
             return bracket
+        return self.straight(bracket.sizes[0], fits)
+
+    def straight(self, most: int, fits: Callable[[Bracket], bool] = lambda bracket: True) -> Bracket:
+        """As many members as fit (at least one, at most `most`), trained straight to max_budget."""
         n = 1
-        while n < bracket.sizes[0] and fits(self._straight(n + 1)):
+        while n < most and fits(self._straight(n + 1)):
             n += 1
         return self._straight(n)
 
     def _straight(self, n: int) -> Bracket:
-        """n members trained straight to max_budget."""
         return Bracket(index=0, sizes=(n,), budgets=(self.max_budget,))

@@ -119,36 +119,31 @@ class Search:
         fit = self._fitter(s, shape, classes)
         if s["algorithm"] == "random":
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
-                                None, self._initial_configs(s, []))
+                                None, self._initial_configs(s))
         rng = np.random.default_rng(s["seed"])
-        portfolio = [fit(load_config(config), rng) for config in PORTFOLIO]
+        portfolio = sorted((fit(load_config(config), rng) for config in PORTFOLIO), key=self.target.model_macs)
         return EvolutionaryHyperband(
             SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
             min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
-            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s, portfolio),
-            epoch_seconds=self._epoch_seconds)
+            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s),
+            proven_configs=portfolio, epoch_seconds=self._epoch_seconds)
 
     def _epoch_seconds(self, config: dict) -> float:
         """Predicted seconds for one epoch of budget (all folds), from the costs learned so far."""
         return training_seconds(self.cost_model, self.target, config, 1, evaluations=0)
 
-    def _initial_configs(self, s: dict[str, Any], portfolio: list[dict]) -> list[dict]:
-        """The portfolio and the default configuration, cheapest first so that results come early.
-
-        The default joins when it fits the size constraint and, where it is trained straight to max_budget
-        (random search, plain EA), when that training is predicted to end within --max_time.
-        """
-        configs = list(portfolio)
-        straight = s["algorithm"] == "random" or not s["hyperband"]
-        if self.target.model_size(DEFAULT_CONFIG) <= self.max_size:
-            seconds = training_seconds(self.cost_model, self.target, DEFAULT_CONFIG, s["max_budget"])
-            if not straight or seconds <= s["max_time"]:
-                configs.append(dict(DEFAULT_CONFIG))
-            else:
-                log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
-                         s["max_budget"], seconds)
-        return sorted(configs, key=self.target.model_macs)
+    def _initial_configs(self, s: dict[str, Any]) -> list[dict]:
+        """The default configuration, when it fits the size constraint and, where it is trained straight to
+        max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
+        if self.target.model_size(DEFAULT_CONFIG) > self.max_size:
+            return []
+        seconds = training_seconds(self.cost_model, self.target, DEFAULT_CONFIG, s["max_budget"])
+        if s["algorithm"] == "ea" and s["hyperband"] or seconds <= s["max_time"]:
+            return [dict(DEFAULT_CONFIG)]
+        log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
+                 s["max_budget"], seconds)
+        return []
 
     def _fitter(self, s: dict[str, Any], shape, classes) -> Callable:
         """Repair into the size constraint and into an affordable training cost (the same for every method)."""

@@ -5,6 +5,7 @@ import pytest
 
 from EA import EvolutionaryHyperband, RandomSearch
 from fakes import CLASSES, SHAPE, FakeTarget
+from hyperband import make_bracket
 from model_size import count_parameters
 from repair import repair
 from search_space import DEFAULT_CONFIG, SPACE
@@ -83,6 +84,45 @@ def test_a_first_bracket_that_cannot_finish_trains_the_initial_configurations_st
     ea, job = start(253)
     assert job.budget == 50 and ea.bracket.sizes == (4,)  # the four cheap ones, 200 s; the default does not fit
     assert [m.config for m in ea.rung_members] == cheap
+
+
+PROVEN = [{**DEFAULT_CONFIG, "n_conv_layers": 1, "n_channels_conv_0": 16 * (i + 1), "learning_rate_init": 3e-3}
+          for i in range(4)]
+
+
+def test_proven_configurations_open_the_run_straight_at_max_budget(tmp_path):
+    ea = make_ea(tmp_path, proven_configs=PROVEN)
+    jobs = drive(ea, FakeTarget(), 4 + 27)
+    assert [(j.config, j.budget, j.member.parents) for j in jobs[:4]] == [(c, 50, ()) for c in PROVEN]
+    assert {j.budget for j in jobs[4:]} == {2} and ea.bracket.sizes == (27, 9, 3, 1)
+    assert jobs[4].config == DEFAULT_CONFIG and not jobs[4].member.parents  # the default joins the first bracket
+    proven_ids = {j.member.id for j in jobs[:4]}
+    assert all(j.member.parents and set(j.member.parents) <= proven_ids for j in jobs[5:])
+
+
+def test_proven_configurations_that_do_not_fit_go_first_in_the_next_bracket(tmp_path):
+    ea = make_ea(tmp_path, proven_configs=PROVEN, epoch_seconds=lambda config: 1.0)
+    first = ea.ask(seconds_left=120.0)  # 50 s each: two fit
+    assert first.budget == 50 and ea.bracket.sizes == (2,)
+    ea.tell(first, FakeTarget()(first.config, 50).to_dict())
+    second = ea.ask()
+    ea.tell(second, FakeTarget()(second.config, 50).to_dict())
+    rung = [ea.ask(seconds_left=1e4) for _ in range(27)]
+    assert [j.config for j in rung[:3]] == [*PROVEN[2:], DEFAULT_CONFIG] and {j.budget for j in rung} == {2}
+
+
+def test_a_bracket_is_priced_with_its_pending_proven_and_initial_configurations(tmp_path):
+    seconds = {str(c): 1.0 for c in PROVEN} | {str(DEFAULT_CONFIG): 50.0}  # per epoch; the default is costly
+    ea = make_ea(tmp_path, proven_configs=PROVEN, epoch_seconds=lambda config: seconds[str(config)])
+    # 2 epochs of the four proven (1 s) and the default (50 s), 22 children at the median 1 s: 152 s; then
+    # 9 * 4 + 3 * 11 + 33 = 102 epochs of promotions at 1 s: 254 s in all
+    assert ea._bracket_seconds(make_bracket(3, 3, 50, 3)) == 254
+
+
+def test_plain_evolution_trains_the_proven_then_the_default_first(tmp_path):
+    ea = make_ea(tmp_path, hyperband=False, pop_size=6, proven_configs=PROVEN)
+    jobs = drive(ea, FakeTarget(), 6)
+    assert [j.config for j in jobs[:5]] == [*PROVEN, DEFAULT_CONFIG] and {j.budget for j in jobs} == {50}
 
 
 def test_children_are_bred_from_members_trained_to_their_first_budget(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 
 from search_cli import Search, affordable_batch, build_parser, evaluation_seconds, settings_from
 from search_run import RESERVE_SECONDS, training_seconds
-from search_space import DEFAULT_CONFIG, SPACE
+from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE
 
 
 def search(data, out, algorithm="ea", extra=()):
@@ -21,12 +21,11 @@ def default_seconds(s: Search, max_budget: int = 50) -> float:
     return training_seconds(s.cost_model, s.target, DEFAULT_CONFIG, max_budget)
 
 
-def test_ea_starts_from_portfolio_and_default_cheapest_first(tiny_data, tmp_path):
+def test_ea_starts_from_the_portfolio_cheapest_first_then_the_default(tiny_data, tmp_path):
     s = search(tiny_data, tmp_path)
-    configs = initial(s)
-    assert DEFAULT_CONFIG in configs and len(configs) == 5
-    macs = [s.target.model_macs(c) for c in configs]
-    assert macs == sorted(macs)
+    macs = [s.target.model_macs(c) for c in s.optimizer.proven]
+    assert len(macs) == len(PORTFOLIO) and macs == sorted(macs)
+    assert initial(s) == [DEFAULT_CONFIG]
 
 
 def test_the_default_is_left_out_when_over_the_size_limit(tiny_data, tmp_path):
@@ -49,11 +48,12 @@ def test_with_hyperband_the_default_joins_however_short_the_run(tiny_data, tmp_p
     assert DEFAULT_CONFIG in initial(search(tiny_data, tmp_path / "run", extra=["--max_time", str(seconds / 2)]))
 
 
-@pytest.mark.parametrize("max_time,first_budget", [(600, 2), (60, 50)])
-def test_on_micro17flower_the_first_bracket_is_whole_at_600_s_and_straight_at_60_s(real_data, tmp_path, max_time,
-                                                                                   first_budget):
+@pytest.mark.parametrize("max_time,members", [(600, 4), (60, 3)])
+def test_on_micro17flower_the_portfolio_opens_the_run_at_max_budget_as_far_as_it_fits(real_data, tmp_path,
+                                                                                      max_time, members):
     s = search(real_data, tmp_path, extra=["--max_time", str(max_time)])
-    assert s.optimizer.ask(seconds_left=max_time - RESERVE_SECONDS).budget == first_budget
+    assert s.optimizer.ask(seconds_left=max_time - RESERVE_SECONDS).budget == 50
+    assert s.optimizer.bracket.sizes == (members,)
 
 
 @pytest.mark.parametrize("batch_size,min_batch,expected", [(4, 7.2, 8), (16, 7.2, 16), (4, 1e4, 300)])
