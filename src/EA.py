@@ -69,6 +69,9 @@ class _Optimizer:
         """The next initial configuration (the default configuration), else a random one."""
         if self.initial:
             return self._member(self.initial.popleft())
+        return self._sampled_member()
+
+    def _sampled_member(self) -> Member:
         return self._member(self.fit(sample(self.space, self.rng), self.rng))
 
     def _job(self, member: Member, budget: int, rung: int) -> Job:
@@ -145,13 +148,21 @@ class EvolutionaryHyperband(_Optimizer):
         pool = [m for m in self.population if m.budget >= self.bracket.budgets[0]]
         return pool if len(pool) >= 2 else self.population
 
+    def _pending(self, bracket: Bracket) -> list[dict]:
+        """The configurations that take the first places of a bracket: the proven ones, then the initial ones,
+        except in a bracket cut short by the deadline (the default configuration, trained straight to max_budget,
+        would take many times the time left)."""
+        return [*self.proven, *(() if bracket.cut_short else self.initial)]
+
     def _child(self) -> Member:
-        """A new member: the proven, then the initial configurations first; random while there is no population
-        to breed from; else bred by tournaments."""
+        """A new member: the pending proven and initial configurations first; random while there is no
+        population to breed from; else bred by tournaments."""
         if self.proven:
             return self._member(self.proven.popleft())
-        if self.initial or len(self.population) < 2:
+        if self.initial and not self.bracket.cut_short:
             return self._random_member()
+        if len(self.population) < 2:
+            return self._sampled_member()
         pool = self._parent_pool()
         ranks = positions(pool, self.min_precision)
         seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
@@ -168,12 +179,11 @@ class EvolutionaryHyperband(_Optimizer):
         return self._member(config, parents)
 
     def _bracket_seconds(self, bracket: Bracket) -> float:
-        """Predicted training time of a bracket. Its first members are the pending proven and initial
-        configurations (predicted cost each); every other member epoch is priced at the median speed of the
-        population (measured) or else of the pending configurations (predicted)."""
+        """Predicted training time of a bracket. Its first members are the pending configurations (predicted
+        cost each); every other member epoch is priced at the median speed of the population (measured) or else
+        of the pending configurations (predicted)."""
         measured = [m.seconds_per_epoch for m in self.population if m.seconds_per_epoch]
-        pending = ([self.epoch_seconds(config) for config in (*self.proven, *self.initial)]
-                   if self.epoch_seconds else [])
+        pending = [self.epoch_seconds(config) for config in self._pending(bracket)] if self.epoch_seconds else []
         typical = measured or pending
         if not typical:
             return 0.0

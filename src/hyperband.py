@@ -13,6 +13,7 @@ class Bracket:
     index: int
     sizes: tuple[int, ...]
     budgets: tuple[int, ...]
+    cut_short: bool = False  # what was left of a bracket that did not fit the time left
 
 
 def max_bracket(min_budget: float, max_budget: float, eta: float) -> int:
@@ -59,14 +60,15 @@ class BracketManager:
         bracket = make_bracket(s, self.s_max, self.max_budget, self.eta)
         if fits(bracket):
             return bracket
-        return self.straight(bracket.sizes[0], fits)
+        return self.straight(bracket.sizes[0], fits, cut_short=True)
 
-    def straight(self, most: int, fits: Callable[[Bracket], bool] = lambda bracket: True) -> Bracket:
+    def straight(self, most: int, fits: Callable[[Bracket], bool] = lambda bracket: True,
+                 cut_short: bool = False) -> Bracket:
         """As many members as fit (at least one, at most `most`), trained straight to max_budget."""
         n = 1
-        while n < most and fits(self._straight(n + 1)):
+        while n < most and fits(self._straight(n + 1, cut_short)):
             n += 1
-        return self._straight(n)
+        return self._straight(n, cut_short)
 
-    def _straight(self, n: int) -> Bracket:
-        return Bracket(index=0, sizes=(n,), budgets=(self.max_budget,))
+    def _straight(self, n: int, cut_short: bool) -> Bracket:
+        return Bracket(index=0, sizes=(n,), budgets=(self.max_budget,), cut_short=cut_short)

@@ -271,7 +271,7 @@ class Target:
     def _train(self, runs: list[FoldRun], budget: int, deadline: float | None) -> tuple[str, str]:
         """Train every fold to `budget`. A job whose last fold-epoch, times the fold-epochs still to go, would
         outlast the deadline is abandoned at once rather than cut off by it later, so the time left goes to
-        other jobs (the first fold-epoch, with its warm-up, is not trusted for that)."""
+        other jobs (the first fold-epoch, with its warm-up, is only trusted to say that one more would)."""
         to_go, trained = sum(max(budget - run.epoch, 0) for run in runs), 0
         for run in runs:
             total_steps = self.max_budget * run.steps_per_epoch()
@@ -282,7 +282,8 @@ class Target:
                 run.train_epoch(total_steps)
                 to_go, trained = to_go - 1, trained + 1
                 seconds = time.monotonic() - started
-                if deadline is not None and trained >= ABANDON_AFTER and time.monotonic() + to_go * seconds > deadline:
+                needed = (to_go if trained >= ABANDON_AFTER else min(to_go, 1)) * seconds
+                if deadline is not None and time.monotonic() + needed > deadline:
                     return "abandoned", (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
                                          "each would outlast the deadline")
         return "ok", ""

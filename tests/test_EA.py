@@ -68,24 +68,6 @@ def test_with_time_to_spare_brackets_keep_their_size(tmp_path):
     assert ea.ask(seconds_left=per_epoch * 150).budget == 6
 
 
-def test_a_first_bracket_that_cannot_finish_trains_the_initial_configurations_straight(tmp_path):
-    cheap = [{**DEFAULT_CONFIG, "learning_rate_init": 10.0 ** -i} for i in range(1, 5)]
-    seconds = {str(c): 1.0 for c in cheap} | {str(DEFAULT_CONFIG): 50.0}  # per epoch; the default is costly
-
-    def start(seconds_left):
-        ea = make_ea(tmp_path, initial_configs=cheap + [dict(DEFAULT_CONFIG)],
-                     epoch_seconds=lambda config: seconds[str(config)])
-        return ea, ea.ask(seconds_left=seconds_left)
-
-    # bracket 3: 2 epochs of the 5 initial members (4 + 50 s) and 22 children at the median 1 s: 152 s, then
-    # 9 * 4 + 3 * 11 + 33 = 102 epochs of promotions at 1 s: 254 s in all
-    ea, job = start(254)
-    assert job.budget == 2 and ea.bracket.sizes == (27, 9, 3, 1)
-    ea, job = start(253)
-    assert job.budget == 50 and ea.bracket.sizes == (4,)  # the four cheap ones, 200 s; the default does not fit
-    assert [m.config for m in ea.rung_members] == cheap
-
-
 PROVEN = [{**DEFAULT_CONFIG, "n_conv_layers": 1, "n_channels_conv_0": 16 * (i + 1), "learning_rate_init": 3e-3}
           for i in range(4)]
 
@@ -109,6 +91,15 @@ def test_proven_configurations_that_do_not_fit_go_first_in_the_next_bracket(tmp_
     ea.tell(second, FakeTarget()(second.config, 50).to_dict())
     rung = [ea.ask(seconds_left=1e4) for _ in range(27)]
     assert [j.config for j in rung[:3]] == [*PROVEN[2:], DEFAULT_CONFIG] and {j.budget for j in rung} == {2}
+
+
+def test_a_bracket_cut_short_by_the_deadline_leaves_the_default_for_a_later_one(tmp_path):
+    seconds = {str(c): 1.0 for c in PROVEN} | {str(DEFAULT_CONFIG): 50.0}  # per epoch; the default is costly
+    ea = make_ea(tmp_path, proven_configs=PROVEN, epoch_seconds=lambda config: seconds[str(config)])
+    drive(ea, FakeTarget(), 4)
+    job = ea.ask(seconds_left=60.0)  # bracket 3 would start with 2 epochs of the default: 100 s
+    assert ea.bracket.cut_short and job.budget == 50 and job.member.parents
+    assert list(ea.initial) == [DEFAULT_CONFIG]
 
 
 def test_a_bracket_is_priced_with_its_pending_proven_and_initial_configurations(tmp_path):

@@ -96,16 +96,20 @@ def test_deadline_stops_between_epochs(tiny_train):
     assert result.status == "stopped" and result.epochs == 0
 
 
-@pytest.fixture
-def slow_epochs(monkeypatch):
-    """Every fold-epoch takes at least 0.02 s longer, so that its projection does not depend on the machine."""
+def slow_down(monkeypatch, seconds: float) -> None:
+    """Every fold-epoch takes at least `seconds` longer, so that its projection does not depend on the machine."""
     train_epoch = target_module.FoldRun.train_epoch
 
     def slow(self, total_steps):
         train_epoch(self, total_steps)
-        time.sleep(0.02)
+        time.sleep(seconds)
 
     monkeypatch.setattr(target_module.FoldRun, "train_epoch", slow)
+
+
+@pytest.fixture
+def slow_epochs(monkeypatch):
+    slow_down(monkeypatch, 0.02)
 
 
 def test_a_job_too_slow_for_the_deadline_is_abandoned_after_two_fold_epochs(tiny_train, slow_epochs):
@@ -113,6 +117,14 @@ def test_a_job_too_slow_for_the_deadline_is_abandoned_after_two_fold_epochs(tiny
     result = Target(tiny_train, max_budget=50, device="cpu")(load_config(SMALL), 50, deadline=start + 2.0)
     assert result.status == "abandoned" and result.epochs == target_module.ABANDON_AFTER
     assert time.monotonic() - start < 1.0  # 150 fold-epochs of at least 0.02 s would need 3 s
+
+
+def test_a_job_whose_next_fold_epoch_would_pass_the_deadline_is_abandoned_after_one(tiny_train, monkeypatch):
+    slow_down(monkeypatch, 0.4)
+    start = time.monotonic()
+    result = Target(tiny_train, max_budget=50, device="cpu")(load_config(SMALL), 50, deadline=start + 0.7)
+    assert result.status == "abandoned" and result.epochs == 1
+    assert time.monotonic() - start < 0.7  # a second fold-epoch would have ended after the deadline
 
 
 def test_a_job_that_fits_before_the_deadline_is_trained_to_its_budget(tiny_train, slow_epochs):
