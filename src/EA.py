@@ -148,19 +148,21 @@ class EvolutionaryHyperband(_Optimizer):
         pool = [m for m in self.population if m.budget >= self.bracket.budgets[0]]
         return pool if len(pool) >= 2 else self.population
 
+    def _pending_queues(self, bracket: Bracket) -> tuple[deque, ...]:
+        """Where the configurations that take the first places of a bracket wait: the proven ones, then the
+        initial ones, except in a bracket cut short by the deadline (the default configuration, trained straight
+        to max_budget, would take many times the time left)."""
+        return (self.proven,) if bracket.cut_short else (self.proven, self.initial)
+
     def _pending(self, bracket: Bracket) -> list[dict]:
-        """The configurations that take the first places of a bracket: the proven ones, then the initial ones,
-        except in a bracket cut short by the deadline (the default configuration, trained straight to max_budget,
-        would take many times the time left)."""
-        return [*self.proven, *(() if bracket.cut_short else self.initial)]
+        return [config for queue in self._pending_queues(bracket) for config in queue]
 
     def _child(self) -> Member:
-        """A new member: the pending proven and initial configurations first; random while there is no
-        population to breed from; else bred by tournaments."""
-        if self.proven:
-            return self._member(self.proven.popleft())
-        if self.initial and not self.bracket.cut_short:
-            return self._random_member()
+        """A new member: the pending configurations first; random while there is no population to breed from;
+        else bred by tournaments."""
+        for queue in self._pending_queues(self.bracket):
+            if queue:
+                return self._member(queue.popleft())
         if len(self.population) < 2:
             return self._sampled_member()
         pool = self._parent_pool()

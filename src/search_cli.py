@@ -139,7 +139,7 @@ class Search:
         if self.target.model_size(DEFAULT_CONFIG) > self.max_size:
             return []
         seconds = training_seconds(self.cost_model, self.target, DEFAULT_CONFIG, s["max_budget"])
-        if s["algorithm"] == "ea" and s["hyperband"] or seconds <= s["max_time"]:
+        if (s["algorithm"] == "ea" and s["hyperband"]) or seconds <= s["max_time"]:
             return [dict(DEFAULT_CONFIG)]
         log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
                  s["max_budget"], seconds)
