@@ -27,6 +27,7 @@ N_FOLDS = 3
 EVAL_BATCH = 1024
 SGD_MOMENTUM = 0.9
 ABANDON_AFTER = 2  # fold-epochs timed before a job may be abandoned as too slow for the deadline
+CHANNELS_LAST_MAX_MACS = 80e6  # channels-last pays off for networks up to this many multiply-accumulates per image
 
 
 @dataclass
@@ -71,6 +72,14 @@ def cv_splits(labels: np.ndarray, seed: int, n_folds: int = N_FOLDS) -> list[tup
     return list(folds.split(np.zeros(len(labels)), labels))
 
 
+def memory_format_for(config: Mapping[str, Any], input_shape: tuple[int, int, int],
+                      num_classes: int) -> torch.memory_format:
+    """Channels-last, in which most networks of the space train 5-30 % faster on the CPU, except the widest
+    (the default configuration among them), which it slows down by up to a fifth (bench/bench_target.py)."""
+    small = count_macs(config, input_shape, num_classes) <= CHANNELS_LAST_MAX_MACS
+    return torch.channels_last if small else torch.contiguous_format
+
+
 def make_optimizer(config: Mapping[str, Any], model: nn.Module) -> torch.optim.Optimizer:
     lr, wd = float(config["learning_rate_init"]), float(config["weight_decay"])
     if config["optimizer"] == "adam":
@@ -83,19 +92,22 @@ def make_optimizer(config: Mapping[str, Any], model: nn.Module) -> torch.optim.O
 class FoldRun:
     """Training state of one fold: model, optimizer, RNG states and epoch; saved and restored whole.
 
-    Model and batches are channels-last: on the CPU, pooling and convolutions of small networks run
-    about a third faster that way (bench/bench_target.py).
+    Model and batches share one memory layout, by default the one memory_format_for chooses.
     """
 
     def __init__(self, config: Mapping[str, Any], x_train: torch.Tensor, y_train: torch.Tensor,
-                 num_classes: int, seed: int, device: torch.device):
+                 num_classes: int, seed: int, device: torch.device,
+                 memory_format: torch.memory_format | None = None):
         self.config, self.device = config, device
+        if memory_format is None:
+            memory_format = memory_format_for(config, tuple(x_train.shape[1:]), num_classes)
+        self.memory_format = memory_format
         self.x, self.y = x_train, y_train
         self.mean, self.std = channel_stats(x_train) if config["standardize"] else (None, None)
         with torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(seed)
             model = build_cnn(config, tuple(x_train.shape[1:]), num_classes)
-            self.model = model.to(device, memory_format=torch.channels_last)
+            self.model = model.to(device, memory_format=self.memory_format)
             self.rng_state = self._get_rng()
         self.optimizer = make_optimizer(config, self.model)
         self.generator = torch.Generator().manual_seed(seed)
@@ -136,7 +148,7 @@ class FoldRun:
                 if len(index) < 2:
                     continue
                 x = augment(self.normalize(self.x[index]), cfg["random_flip"], int(cfg["crop_padding"]), self.generator)
-                x = x.contiguous(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=self.memory_format)
                 for group in self.optimizer.param_groups:
                     group["lr"] = learning_rate(cfg["lr_schedule"], float(cfg["learning_rate_init"]), step, total_steps)
                 loss = self.loss_fn(self.model(x), self.y[index])
@@ -159,7 +171,7 @@ class FoldRun:
         return torch.cat(chunks).float().cpu().numpy()
 
     def _logits(self, images: torch.Tensor, flip_tta: bool) -> torch.Tensor:
-        x = self.normalize(images).contiguous(memory_format=torch.channels_last)
+        x = self.normalize(images).contiguous(memory_format=self.memory_format)
         if not (flip_tta and self.config["random_flip"]):
             return self.model(x)
         return (self.model(x) + self.model(x.flip(-1))) / 2

@@ -8,8 +8,8 @@ import target as target_module
 from augment import random_crop, random_flip
 from data import load_dataset
 from metrics import compute_metrics
-from search_space import load_config
-from target import Target, cv_splits
+from search_space import PORTFOLIO, load_config
+from target import FoldRun, Target, cv_splits, memory_format_for
 
 SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
          "n_fc_layers": 1, "n_channels_fc_0": 16, "batch_size": 8, "learning_rate_init": 0.01}
@@ -25,7 +25,17 @@ def tiny_train(tiny_data):
     {"lr_schedule": "onecycle", "optimizer": "sgd", "dropout_rate": 0.4, "label_smoothing": 0.1},
 ])
 def test_continuation_equals_training_straight_through(tiny_train, tmp_path, extra):
-    config = load_config({**SMALL, **extra})
+    assert_continuation_equals_straight(tiny_train, tmp_path, load_config({**SMALL, **extra}))
+
+
+def test_continuation_equals_training_straight_through_in_the_default_layout(tiny_train, tmp_path, monkeypatch):
+    monkeypatch.setattr(target_module, "CHANNELS_LAST_MAX_MACS", 0)
+    config = load_config({**SMALL, "use_BN": True, "random_flip": True})
+    assert memory_format_for(config, tiny_train.input_shape, tiny_train.num_classes) == torch.contiguous_format
+    assert_continuation_equals_straight(tiny_train, tmp_path, config)
+
+
+def assert_continuation_equals_straight(tiny_train, tmp_path, config):
     target = Target(tiny_train, seed=3, max_budget=6, device="cpu")
     straight = target(config, 6, checkpoint_out=tmp_path / "straight.pt")
     first = target(config, 2, checkpoint_out=tmp_path / "part.pt")
@@ -38,6 +48,19 @@ def test_continuation_equals_training_straight_through(tiny_train, tmp_path, ext
     for fold_a, fold_b in zip(a, b):
         for key, tensor in fold_a["model"].items():
             torch.testing.assert_close(tensor, fold_b["model"][key])
+
+
+def test_channels_last_except_for_the_widest_networks(tiny_train):
+    shape = (3, 16, 16)
+    assert all(memory_format_for(load_config(c), shape, 17) == torch.channels_last for c in PORTFOLIO)
+    assert memory_format_for(load_config({}), shape, 17) == torch.contiguous_format  # 390 M multiply-accumulates
+    for widths, layout in [((16, 16), torch.channels_last), ((1024, 1024), torch.contiguous_format)]:
+        config = load_config({**SMALL, "n_channels_conv_0": widths[0], "n_channels_conv_1": widths[1]})
+        assert memory_format_for(config, shape, 17) == layout
+        run = FoldRun(config, tiny_train.images.float(), tiny_train.labels, tiny_train.num_classes, 0,
+                      torch.device("cpu"))
+        assert run.memory_format == layout
+        assert run.model[0].weight.is_contiguous(memory_format=layout)
 
 
 def test_continuation_rejects_another_configuration(tiny_train, tmp_path):
