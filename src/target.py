@@ -27,7 +27,7 @@ N_FOLDS = 3
 EVAL_BATCH = 1024
 SGD_MOMENTUM = 0.9
 ABANDON_AFTER = 2  # fold-epochs timed before a job may be abandoned as too slow for the deadline
-CHANNELS_LAST_MAX_MACS = 80e6  # channels-last pays off for networks up to this many multiply-accumulates per image
+CHANNELS_LAST_MAX_MACS = 80e6  # wider networks (multiply-accumulates per image) train in the default layout
 
 
 @dataclass
@@ -74,8 +74,9 @@ def cv_splits(labels: np.ndarray, seed: int, n_folds: int = N_FOLDS) -> list[tup
 
 def memory_format_for(config: Mapping[str, Any], input_shape: tuple[int, int, int],
                       num_classes: int) -> torch.memory_format:
-    """Channels-last, in which most networks of the space train 5-30 % faster on the CPU, except the widest
-    (the default configuration among them), which it slows down by up to a fifth (bench/bench_target.py)."""
+    """Channels-last up to CHANNELS_LAST_MAX_MACS: on the CPU, bench/bench_target.py's small and tiny networks
+    train a quarter to a third faster in it, and its widest (the default configuration among them) 10-28 %
+    slower; among other small networks either layout may win."""
     small = count_macs(config, input_shape, num_classes) <= CHANNELS_LAST_MAX_MACS
     return torch.channels_last if small else torch.contiguous_format
 
