@@ -6,7 +6,8 @@ runs are interleaved so that machine noise hits them alike, and the ratios come 
 table times three named networks, ours in the layout memory_format_for chooses; the second times
 --samples configurations drawn from the search space (at most --max_macs multiply-accumulates per image, so
 that it takes minutes) in both layouts, and says how much slower than the faster layout each rule is.
-Usage: python bench/bench_target.py [--data_dir micro17flower] [--repeats 3] [--samples 12] [--seed 0]
+Usage: python bench/bench_target.py [--data_dir micro17flower] [--repeats 3] [--samples 12] [--max_macs 1e8]
+       [--seed 0]
 """
 from __future__ import annotations
 
@@ -119,11 +120,10 @@ def layout_table(x: torch.Tensor, y: torch.Tensor, num_classes: int, args: argpa
     for config in sampled_configs(args.samples, args.max_macs, num_classes, args.seed):
         seconds = epoch_seconds({lay: our_epoch(config, x, y, num_classes, fmt) for lay, fmt in LAYOUTS.items()},
                                 args.repeats)
-        best = min(seconds.values())
+        best, chosen = min(seconds.values()), chosen_layout(config, num_classes)
         rows.append({"macs_M": count_macs(config, (3, 16, 16), num_classes) / 1e6, "widths": conv_widths(config),
                      "BN": config["use_BN"], **{f"{lay}_s": t for lay, t in seconds.items()},
-                     "chosen": chosen_layout(config, num_classes),
-                     "chosen_vs_best": seconds[chosen_layout(config, num_classes)] / best,
+                     "chosen": chosen, "chosen_vs_best": seconds[chosen] / best,
                      "channels_last_vs_best": seconds["channels_last"] / best,
                      "contiguous_vs_best": seconds["contiguous"] / best})
     return pd.DataFrame(rows)
