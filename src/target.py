@@ -295,7 +295,7 @@ class Target:
                 run.train_epoch(total_steps)
                 to_go, trained = to_go - 1, trained + 1
                 seconds = time.monotonic() - started
-                needed = (to_go if trained >= ABANDON_AFTER else min(to_go, 1)) * seconds
+                needed = (to_go if trained >= ABANDON_AFTER else 1) * seconds
                 if deadline is not None and to_go and time.monotonic() + needed > deadline:
                     return "abandoned", (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
                                          "each would outlast the deadline")
