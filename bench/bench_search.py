@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--min_precision", type=float, default=0.39)
     parser.add_argument("--out", type=Path, default=REPO / "runs_precision" / "bench_search")
     args = parser.parse_args()
-    for seed in args.seeds:
-        for method in METHODS:
+    for method in METHODS:
+        for seed in args.seeds:
             run_one(method, seed, args)
     grid = np.linspace(args.max_time / 10, args.max_time, 10)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; --max_time {args.max_time:.0f} s, "

@@ -3,12 +3,34 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import torch
 from torch import nn
 
-from model_size import conv_widths, fc_widths, features_after_conv
+from model_size import branches, conv_widths, fc_widths, features_after_conv
 
 
-def build_cnn(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
+class Branches(nn.Module):
+    """Independently initialised copies of one network, each trained on its own loss (an ensemble in one
+    module): predictions are the mean of their logits."""
+
+    def __init__(self, towers: list[nn.Module]):
+        super().__init__()
+        self.towers = nn.ModuleList(towers)
+
+    def branch_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of every branch, shaped (branches, batch, classes)."""
+        return torch.stack([tower(x) for tower in self.towers])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branch_logits(x).mean(0)
+
+
+def branch_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-branch logits (branches, batch, classes) of a network built by build_cnn, with or without branches."""
+    return model.branch_logits(x) if isinstance(model, Branches) else model(x)[None]
+
+
+def build_tower(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
     """Conv blocks (Conv → ReLU → [BN] → MaxPool), GAP or flatten, FC blocks (Linear → ReLU → Dropout), classifier."""
     k = int(config["kernel_size"])
     layers: list[nn.Module] = []
@@ -28,3 +50,10 @@ def build_cnn(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_
         features = width
     layers.append(nn.Linear(features, num_classes))
     return nn.Sequential(*layers)
+
+
+def build_cnn(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """The network of a configuration: one tower, or n_branches towers whose logits are averaged."""
+    if branches(config) == 1:
+        return build_tower(config, input_shape, num_classes)
+    return Branches([build_tower(config, input_shape, num_classes) for _ in range(branches(config))])

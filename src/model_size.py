@@ -19,6 +19,11 @@ def fc_widths(config: Mapping[str, Any]) -> list[int]:
     return [int(config[fc_key(i)]) for i in range(int(config["n_fc_layers"]))]
 
 
+def branches(config: Mapping[str, Any]) -> int:
+    """Independent copies of the network (conv blocks to classifier) whose logits are averaged."""
+    return int(config["n_branches"])
+
+
 def features_after_conv(config: Mapping[str, Any], input_shape: tuple[int, int, int]) -> int:
     """Number of features entering the first Linear layer."""
     _, height, width = input_shape
@@ -33,7 +38,7 @@ def features_after_conv(config: Mapping[str, Any], input_shape: tuple[int, int, 
 
 
 def count_parameters(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
-    """Model size: all parameters, BatchNorm included."""
+    """Model size: all parameters of all branches, BatchNorm included."""
     k = int(config["kernel_size"])
     total, channels = 0, input_shape[0]
     for width in conv_widths(config):
@@ -43,11 +48,12 @@ def count_parameters(config: Mapping[str, Any], input_shape: tuple[int, int, int
     for width in fc_widths(config) + [num_classes]:
         total += features * width + width
         features = width
-    return total
+    return total * branches(config)
 
 
 def count_macs(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
-    """Multiply-accumulates of one forward pass of one image: the training cost per image, up to a factor."""
+    """Multiply-accumulates of one forward pass of one image through all branches: the training cost per image,
+    up to a factor."""
     k = int(config["kernel_size"])
     channels, height, width = input_shape
     total = 0
@@ -58,7 +64,7 @@ def count_macs(config: Mapping[str, Any], input_shape: tuple[int, int, int], num
     for out in fc_widths(config) + [num_classes]:
         total += features * out
         features = out
-    return total
+    return total * branches(config)
 
 
 def count_activations(config: Mapping[str, Any], input_shape: tuple[int, int, int]) -> int:
@@ -69,7 +75,7 @@ def count_activations(config: Mapping[str, Any], input_shape: tuple[int, int, in
     for out in conv_widths(config):
         total += out * height * width
         height, width = height // 2, width // 2
-    return total
+    return total * branches(config)
 
 
 class Work(NamedTuple):

@@ -2,7 +2,8 @@
 needed.
 
 First all layer widths shrink by one common factor; if even the narrowest layers do not fit, the structure
-steps towards the smallest network (global average pooling, smaller kernel, fewer layers, no BatchNorm).
+steps towards the smallest network (fewer branches, global average pooling, smaller kernel, fewer layers,
+no BatchNorm).
 Training hyperparameters are never touched.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from model_size import ShapeError, count_macs, count_parameters
 from search_space import conv_key, fc_key, load_config
 
 Shape = tuple[int, int, int]
-STRUCTURE = ("n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
+STRUCTURE = ("n_branches", "n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
 SCALE_STEPS = 40  # bisection steps of the width factor: far below one channel of the widest layer
 
 
@@ -119,7 +120,11 @@ def _buildable_depth(config: Mapping[str, Any], space: ConfigurationSpace, input
 
 
 def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> Iterator[dict[str, Any]]:
-    """Ever smaller structures, one step at a time: global average pooling, smaller kernel, fewer layers, no BN."""
+    """Ever smaller structures, one step at a time: fewer branches, global average pooling, smaller kernel, fewer
+    layers, no BN."""
+    while config["n_branches"] > space["n_branches"].lower:
+        config = {**config, "n_branches": config["n_branches"] - 1}
+        yield config
     if not config["global_avg_pooling"]:
         config = {**config, "global_avg_pooling": True}
         yield config

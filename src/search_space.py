@@ -18,6 +18,7 @@ from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 MAX_CONV_LAYERS = 3
 MAX_FC_LAYERS = 3
+MAX_BRANCHES = 4
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "n_conv_layers": 3,
@@ -31,6 +32,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "n_channels_fc_0": 27,
     "n_channels_fc_1": 17,
     "n_channels_fc_2": 16,
+    "n_branches": 1,
     "dropout_rate": 0.2,
     "batch_size": 290,
     "learning_rate_init": 0.0016651181400389517,
@@ -44,7 +46,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 # Starting points that join the initial population after the default (each repaired into the constraints like
-# any child): well-trained small networks of different shapes, so the first bracket is not all random. Chosen by
+# any child): well-trained small networks of different shapes, so the first bracket is not all random, and four
+# branches of the first (an ensemble; 1.4 points above it on average over three cross-validation seeds). Chosen by
 # 3-fold cross-validation on micro17flower's train/ only (bench/bench_tta.py prints their accuracy).
 PORTFOLIO: list[dict[str, Any]] = [
     {"n_conv_layers": 3, "n_channels_conv_0": 32, "n_channels_conv_1": 64, "n_channels_conv_2": 128,
@@ -63,6 +66,10 @@ PORTFOLIO: list[dict[str, Any]] = [
      "kernel_size": 3, "use_BN": True, "global_avg_pooling": False, "n_fc_layers": 2, "n_channels_fc_0": 256,
      "n_channels_fc_1": 64, "batch_size": 48, "learning_rate_init": 0.001, "optimizer": "adam",
      "lr_schedule": "cosine", "random_flip": True, "crop_padding": 1, "standardize": True},
+    {"n_conv_layers": 3, "n_channels_conv_0": 32, "n_channels_conv_1": 64, "n_channels_conv_2": 128,
+     "kernel_size": 3, "use_BN": True, "n_fc_layers": 1, "n_channels_fc_0": 128, "n_branches": 4, "batch_size": 64,
+     "learning_rate_init": 0.002, "lr_schedule": "cosine", "random_flip": True, "crop_padding": 2,
+     "standardize": True},
 ]
 
 
@@ -91,6 +98,7 @@ def build_space(seed: int | None = None) -> ConfigurationSpace:
         Float("dropout_rate", (0.01, 0.5), default=d["dropout_rate"], log=True),
         Integer("n_conv_layers", (1, MAX_CONV_LAYERS), default=d["n_conv_layers"]),
         Integer("n_fc_layers", (1, MAX_FC_LAYERS), default=d["n_fc_layers"]),
+        Integer("n_branches", (1, MAX_BRANCHES), default=d["n_branches"]),
         Categorical("optimizer", ["adam", "adamw", "sgd"], default=d["optimizer"]),
         Float("weight_decay", (1e-6, 1e-1), default=d["weight_decay"], log=True),
         Categorical("lr_schedule", ["constant", "cosine", "onecycle"], default=d["lr_schedule"]),

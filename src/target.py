@@ -14,8 +14,8 @@ from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 from augment import augment, channel_stats
-from cnn import build_cnn
-from model_size import Work, count_macs, count_parameters, count_work
+from cnn import branch_logits, build_cnn
+from model_size import Work, branches, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
@@ -74,10 +74,10 @@ def cv_splits(labels: np.ndarray, seed: int, n_folds: int = N_FOLDS) -> list[tup
 
 def memory_format_for(config: Mapping[str, Any], input_shape: tuple[int, int, int],
                       num_classes: int) -> torch.memory_format:
-    """Channels-last up to CHANNELS_LAST_MAX_MACS: on the CPU, bench/bench_target.py's small and tiny networks
-    train a quarter to a third faster in it, and its widest (the default configuration among them) 10-28 %
-    slower; among other small networks either layout may win."""
-    small = count_macs(config, input_shape, num_classes) <= CHANNELS_LAST_MAX_MACS
+    """Channels-last up to CHANNELS_LAST_MAX_MACS per branch: on the CPU, bench/bench_target.py's small and tiny
+    networks train a quarter to a third faster in it, and its widest (the default configuration among them)
+    10-28 % slower; among other small networks either layout may win."""
+    small = count_macs(config, input_shape, num_classes) / branches(config) <= CHANNELS_LAST_MAX_MACS
     return torch.channels_last if small else torch.contiguous_format
 
 
@@ -88,6 +88,12 @@ def make_optimizer(config: Mapping[str, Any], model: nn.Module) -> torch.optim.O
     if config["optimizer"] == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
     return torch.optim.SGD(model.parameters(), lr=lr, weight_decay=wd, momentum=SGD_MOMENTUM, nesterov=True)
+
+
+def branch_loss(loss_fn: nn.Module, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The sum over branches of each branch's mean loss, so that each branch gets exactly the gradient it would
+    get trained alone (an ensemble, not one network fitted through its averaged logits)."""
+    return loss_fn(logits.flatten(0, 1), labels.repeat(len(logits))) * len(logits)
 
 
 class FoldRun:
@@ -152,7 +158,7 @@ class FoldRun:
                 x = x.contiguous(memory_format=self.memory_format)
                 for group in self.optimizer.param_groups:
                     group["lr"] = learning_rate(cfg["lr_schedule"], float(cfg["learning_rate_init"]), step, total_steps)
-                loss = self.loss_fn(self.model(x), self.y[index])
+                loss = branch_loss(self.loss_fn, branch_logits(self.model, x), self.y[index])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cnn import build_cnn
+from cnn import branch_logits, build_cnn
 from model_size import ShapeError, count_macs, count_parameters
 from search_space import SPACE, load_config, to_dict
 
@@ -73,3 +73,19 @@ def test_closed_form_macs_match_torch_flop_counter(shape, classes):
         with FlopCounterMode(display=False) as counter:
             model(torch.zeros(1, *shape))
         assert counter.get_total_flops() == 2 * count_macs(config, shape, classes)
+
+
+def test_branches_are_independent_copies_averaged():
+    config = load_config({"n_branches": 3, "n_conv_layers": 1, "use_BN": True, "n_fc_layers": 1})
+    single = load_config({**config, "n_branches": 1})
+    assert count_parameters(config, (3, 16, 16), 17) == 3 * count_parameters(single, (3, 16, 16), 17)
+    assert count_macs(config, (3, 16, 16), 17) == 3 * count_macs(single, (3, 16, 16), 17)
+    torch.manual_seed(0)
+    model = build_cnn(config, (3, 16, 16), 17).eval()
+    x = torch.randn(5, 3, 16, 16)
+    per_branch = branch_logits(model, x)
+    assert per_branch.shape == (3, 5, 17)
+    assert not torch.allclose(per_branch[0], per_branch[1])  # initialised independently
+    assert torch.allclose(model(x), per_branch.mean(0))
+    tower = build_cnn(single, (3, 16, 16), 17).eval()
+    assert torch.equal(branch_logits(tower, x), tower(x)[None])

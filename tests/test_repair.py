@@ -8,7 +8,7 @@ from search_space import SPACE, load_config
 from variation import sample
 
 SHAPES = [((3, 16, 16), 17), ((1, 8, 8), 3)]
-STRUCTURE = ("n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
+STRUCTURE = ("n_branches", "n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
 # one conv of 16 3x3 filters over 3 channels (3*16*9 + 16 = 448), global average pooling,
 # one FC layer of 4 (16*4 + 4 = 68), the classifier (4*17 + 17 = 85): 601 parameters
 SMALLEST_3x16x16_17 = 448 + 68 + 85
@@ -28,8 +28,8 @@ def test_smallest_size_by_hand():
     assert smallest_model_size(SPACE, (3, 16, 16), 17) == 601
     smallest = smallest_config(SPACE, (3, 16, 16), 17)
     assert_valid(smallest)
-    assert {k: smallest[k] for k in STRUCTURE} == {"n_conv_layers": 1, "n_fc_layers": 1, "kernel_size": 3,
-                                                   "use_BN": False, "global_avg_pooling": True}
+    assert {k: smallest[k] for k in STRUCTURE} == {"n_branches": 1, "n_conv_layers": 1, "n_fc_layers": 1,
+                                                   "kernel_size": 3, "use_BN": False, "global_avg_pooling": True}
     assert smallest["n_channels_conv_0"] == 16 and smallest["n_channels_fc_0"] == 4
     assert training_values(smallest) == training_values(load_config({}))
     assert smallest_model_macs(SPACE, (3, 16, 16), 17) == count_macs(smallest, (3, 16, 16), 17)
@@ -125,3 +125,9 @@ def test_too_many_pooling_layers_lose_convolutions():
     assert_valid(fitted)
     assert {k: fitted[k] for k in fitted if k != "n_conv_layers"} == {
         k: v for k, v in config.items() if k not in ("n_conv_layers", "n_channels_conv_2")}
+
+
+def test_branches_are_dropped_before_the_structure_changes():
+    config = load_config({"n_branches": 3, "global_avg_pooling": False, "kernel_size": 5})
+    two = {**config, **{k: SPACE[k].lower for k in width_keys(config)}, "n_branches": 2}
+    assert repair(config, SPACE, (3, 16, 16), 17, count_parameters(two, (3, 16, 16), 17)) == two

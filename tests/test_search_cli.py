@@ -48,7 +48,7 @@ def test_with_hyperband_the_default_joins_however_short_the_run(tiny_data, tmp_p
     assert DEFAULT_CONFIG in initial(search(tiny_data, tmp_path / "run", extra=["--max_time", str(seconds / 2)]))
 
 
-@pytest.mark.parametrize("max_time,members", [(600, 4), (60, 3)])
+@pytest.mark.parametrize("max_time,members", [(600, len(PORTFOLIO)), (60, 3)])
 def test_on_micro17flower_the_portfolio_opens_the_run_at_max_budget_as_far_as_it_fits(real_data, tmp_path,
                                                                                       max_time, members):
     s = search(real_data, tmp_path, extra=["--max_time", str(max_time)])

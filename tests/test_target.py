@@ -1,15 +1,18 @@
+import copy
 import time
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import target as target_module
 from augment import random_crop, random_flip
+from cnn import branch_logits, build_cnn
 from data import load_dataset
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
-from target import FoldRun, Target, cv_splits, memory_format_for
+from target import FoldRun, Target, branch_loss, cv_splits, memory_format_for
 
 SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
          "n_fc_layers": 1, "n_channels_fc_0": 16, "batch_size": 8, "learning_rate_init": 0.01}
@@ -23,6 +26,7 @@ def tiny_train(tiny_data):
 @pytest.mark.parametrize("extra", [
     {"lr_schedule": "cosine", "use_BN": True, "random_flip": True, "crop_padding": 2, "standardize": True},
     {"lr_schedule": "onecycle", "optimizer": "sgd", "dropout_rate": 0.4, "label_smoothing": 0.1},
+    {"n_branches": 2, "use_BN": True, "random_flip": True},
 ])
 def test_continuation_equals_training_straight_through(tiny_train, tmp_path, extra):
     assert_continuation_equals_straight(tiny_train, tmp_path, load_config({**SMALL, **extra}))
@@ -61,6 +65,20 @@ def test_channels_last_except_for_the_widest_networks(tiny_train):
                       torch.device("cpu"))
         assert run.memory_format == layout
         assert run.model[0].weight.is_contiguous(memory_format=layout)
+
+
+def test_each_branch_gets_the_gradient_it_would_get_trained_alone():
+    config = load_config({**SMALL, "n_branches": 3, "use_BN": True})
+    torch.manual_seed(0)
+    model = build_cnn(config, (3, 8, 8), 4).eval()  # eval: no dropout draws, so the towers can be replayed alone
+    x, y = torch.randn(6, 3, 8, 8), torch.randint(0, 4, (6,))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    alone = [copy.deepcopy(tower) for tower in model.towers]
+    branch_loss(loss_fn, branch_logits(model, x), y).backward()
+    for tower, copied in zip(model.towers, alone):
+        loss_fn(copied(x), y).backward()
+        for p, q in zip(tower.parameters(), copied.parameters()):
+            torch.testing.assert_close(p.grad, q.grad)
 
 
 def test_continuation_rejects_another_configuration(tiny_train, tmp_path):
