@@ -2,8 +2,9 @@
 
 Trains each portfolio configuration with 3-fold cross-validation on train/ only for --epochs
 epochs and prints the mean validation top-3 accuracy with plain logits and with logits averaged over the image
-and its mirror image (what FoldRun.scores does for networks trained with random flips).
-Usage: python bench/bench_tta.py [--epochs 50] [--seed 0] [--data_dir micro17flower]
+and its mirror image (what FoldRun.scores does for networks trained with random flips); with several --seeds
+(folds and initialisations), also the mean over them.
+Usage: python bench/bench_tta.py [--epochs 50] [--seeds 0] [--data_dir micro17flower]
 """
 from __future__ import annotations
 
@@ -43,19 +44,26 @@ def measure(target: Target, config: dict, epochs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
     args = parser.parse_args()
     ensure_data(args.data_dir)
     train, _ = load_dataset(args.data_dir)
-    target = Target(train, mode="cv", seed=args.seed, max_budget=args.epochs, device="cpu")
     configs = {f"portfolio_{i}": load_config(entry) for i, entry in enumerate(PORTFOLIO)}
-    rows = [{"configuration": name, **measure(target, config, args.epochs)} for name, config in configs.items()]
+    rows = []
+    for seed in args.seeds:
+        target = Target(train, mode="cv", seed=seed, max_budget=args.epochs, device="cpu")
+        rows += [{"configuration": name, "seed": seed, **measure(target, config, args.epochs)}
+                 for name, config in configs.items()]
     table = pd.DataFrame(rows)
     table["gain"] = table["cv_top3_tta"] - table["cv_top3"]
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-          f"{args.epochs} epochs, 3-fold CV on train/, seed {args.seed}")
+          f"{args.epochs} epochs, 3-fold CV on train/, seeds {args.seeds}")
     print(table.to_string(index=False, float_format="%.4f"))
+    if len(args.seeds) > 1:
+        print("mean over seeds:")
+        means = table.drop(columns="seed").groupby("configuration").mean()
+        print(means.to_string(float_format="%.4f"))
 
 
 if __name__ == "__main__":
