@@ -47,7 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 # Starting points that join the initial population after the default (each repaired into the constraints like
 # any child): well-trained small networks of different shapes, so the first bracket is not all random, and four
-# branches of the first (an ensemble; 1.4 points above it on average over three cross-validation seeds). Chosen by
+# branches of the first (an ensemble; 1.1 points above it on average over three cross-validation seeds). Chosen by
 # 3-fold cross-validation on micro17flower's train/ only (bench/bench_tta.py prints their accuracy).
 PORTFOLIO: list[dict[str, Any]] = [
     {"n_conv_layers": 3, "n_channels_conv_0": 32, "n_channels_conv_1": 64, "n_channels_conv_2": 128,
