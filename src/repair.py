@@ -119,11 +119,17 @@ def _buildable_depth(config: Mapping[str, Any], space: ConfigurationSpace, input
     return out
 
 
+def _one_fewer_each_step(config: dict[str, Any], space: ConfigurationSpace, count: str) -> Iterator[dict[str, Any]]:
+    """The configuration with one fewer of `count` (branches or layers) at each step, down to its lower bound."""
+    while config[count] > space[count].lower:
+        config = _with_layers(config, space, **{count: config[count] - 1})
+        yield config
+
+
 def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> Iterator[dict[str, Any]]:
     """Ever smaller structures, one step at a time: fewer branches, global average pooling, smaller kernel, fewer
     layers, no BN."""
-    while config["n_branches"] > space["n_branches"].lower:
-        config = {**config, "n_branches": config["n_branches"] - 1}
+    for config in _one_fewer_each_step(config, space, "n_branches"):
         yield config
     if not config["global_avg_pooling"]:
         config = {**config, "global_avg_pooling": True}
@@ -132,8 +138,7 @@ def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> It
         config = {**config, "kernel_size": kernel}
         yield config
     for count in ("n_conv_layers", "n_fc_layers"):
-        while config[count] > space[count].lower:
-            config = _with_layers(config, space, **{count: config[count] - 1})
+        for config in _one_fewer_each_step(config, space, count):
             yield config
     if config["use_BN"]:
         yield {**config, "use_BN": False}
