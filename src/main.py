@@ -28,16 +28,18 @@ def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="main.py", description=__doc__)
     parser.add_argument("-c", "--config", type=Path, help="configuration JSON (default: the default configuration)")
     parser.add_argument("-t", "--test", action="store_true", help="train on all of train/, measure on test/")
-    parser.add_argument("-e", "--epochs", type=positive_int, default=50)
-    parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("-e", "--epochs", type=positive_int, default=50, help="training epochs")
+    parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
     parser.add_argument("-m", "--model", type=Path, help="save the trained weights here")
-    parser.add_argument("--output_dir", type=Path, default=Path("."))
-    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--output_dir", type=Path, default=Path("."),
+                        help="where result and confusion-matrix files go")
+    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR, help="ImageFolder dataset (train/, test/)")
     parser.add_argument("--dry_run", action="store_true", help="validate, build, summarize; no training")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: CUDA when available, else CPU")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's own choice)")
     return parser
 
 

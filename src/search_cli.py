@@ -46,26 +46,35 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser = OneLineParser(prog=prog, description="Find the CNN with the highest top-3 accuracy within a "
                                                   "size and a precision constraint, within a time budget.")
     parser.add_argument("--constraint_max_model_size", type=parse_size, default=None,
-                        help="largest network allowed, in parameters (2e7 or 20000000)")
+                        help="required: largest network allowed, in parameters (2e7 or 20000000)")
     parser.add_argument("--constraint_min_precision", type=parse_fraction, default=None,
-                        help="smallest macro precision allowed, in [0, 1]")
+                        help="required: smallest macro precision allowed, in [0, 1]")
     if evolutionary:
-        parser.add_argument("--pop_size", type=int, default=50)
+        parser.add_argument("--pop_size", type=int, default=50,
+                            help="random members that open the run; members kept by (mu + lambda) survival")
         parser.add_argument("--num_children", type=positive_int, default=10,
                             help="children per generation of the plain EA (--hyperband False)")
-        parser.add_argument("--hyperband", type=parse_bool, default=True)
-        parser.add_argument("--eta", type=float, default=3.0)
-        parser.add_argument("--min_budget", type=positive_float, default=1.0)
+        parser.add_argument("--hyperband", type=parse_bool, default=True,
+                            help="successive-halving brackets over epochs; False: every child trained to --max_budget")
+        parser.add_argument("--eta", type=float, default=3.0,
+                            help="Hyperband keeps 1/eta of a rung and trains it eta times longer")
+        parser.add_argument("--min_budget", type=positive_float, default=1.0,
+                            help="epochs of the smallest Hyperband rung")
     parser.add_argument("--max_time", type=positive_float, default=3600.0, help="wall-clock seconds")
     parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
-    parser.add_argument("--seed", type=int, default=123)
-    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--seed", type=int, default=123,
+                        help="seeds sampling, variation, cross-validation folds and initialisation")
+    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="ImageFolder dataset: train/ (searched) and test/ (never read by the search)")
     parser.add_argument("--output_dir", type=Path, default=Path("."), help="where the run writes its files")
     parser.add_argument("--resume", type=Path, help="automl_run_*.json of a stopped run to continue")
-    parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch")
-    parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False)
+    parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False,
+                        help="keep the weights of partially trained members after the run")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: CUDA when available, else CPU")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's own choice)")
+    parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False,
+                        help="no progress bar")
     return parser
 
 

@@ -47,8 +47,19 @@ class UsageError(Exception):
     """Bad input from the user: reported as one line, exit code 2."""
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default in --help, except where there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad flags as a single line and exit code 2."""
+    """argparse that reports bad flags as a single line and exit code 2, and shows defaults in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         fail(message, self.prog)

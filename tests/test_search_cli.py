@@ -66,3 +66,11 @@ def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_siz
 @pytest.mark.parametrize("max_time,seconds", [(30, 9), (60, 18), (180, 54), (300, 60), (600, 60), (3600, 360)])
 def test_an_evaluation_may_take_a_tenth_of_the_run_but_at_least_a_minute_within_30_percent(max_time, seconds):
     assert evaluation_seconds(max_time) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("evolutionary", [True, False])
+def test_help_shows_every_default_and_no_missing_one(evolutionary):
+    text = " ".join(build_parser("AutoML.py", evolutionary).format_help().split())
+    assert "--max_time MAX_TIME wall-clock seconds (default: 3600.0)" in text
+    assert ("(mu + lambda) survival (default: 50)" in text) == evolutionary
+    assert "(default: None)" not in text
