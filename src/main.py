@@ -16,8 +16,9 @@ from data import DataError, ImageData, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import Target, TargetResult, resolve_device
-from utils import (OneLineParser, UsageError, atomic_torch_save, atomic_write_json, atomic_write_text, fail,
-                   parse_fraction, parse_size, positive_int, read_json, set_threads, setup_logging)
+from utils import (OneLineParser, UsageError, add_device_arguments, atomic_torch_save, atomic_write_json,
+                   atomic_write_text, fail, parse_fraction, parse_size, positive_int, read_json, set_threads,
+                   setup_logging)
 
 log = logging.getLogger("main")
 
@@ -37,9 +38,7 @@ def build_parser() -> OneLineParser:
                         help="where result and confusion-matrix files go")
     parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR, help="ImageFolder dataset (train/, test/)")
     parser.add_argument("--dry_run", action="store_true", help="validate, build, summarize; no training")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto: CUDA when available, else CPU")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's own choice)")
+    add_device_arguments(parser)
     return parser
 
 

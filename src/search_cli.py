@@ -21,8 +21,8 @@ from repair import repair, smallest_model_macs, smallest_model_size
 from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner, training_seconds
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
-from utils import (OneLineParser, UsageError, fail, parse_bool, parse_fraction, parse_size, positive_int,
-                   read_json, set_threads, setup_logging)
+from utils import (OneLineParser, UsageError, add_device_arguments, fail, parse_bool, parse_fraction, parse_size,
+                   positive_int, read_json, set_threads, setup_logging)
 
 log = logging.getLogger("automl")
 
@@ -70,9 +70,7 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--resume", type=Path, help="automl_run_*.json of a stopped run to continue")
     parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False,
                         help="keep the weights of partially trained members after the run")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto: CUDA when available, else CPU")
-    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's own choice)")
+    add_device_arguments(parser)
     parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False,
                         help="no progress bar")
     return parser

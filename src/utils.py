@@ -65,6 +65,13 @@ class OneLineParser(argparse.ArgumentParser):
         fail(message, self.prog)
 
 
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device and --threads, the same for every script that trains."""
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: CUDA when available, else CPU")
+    parser.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's own choice)")
+
+
 def fail(message: str, prog: str | None = None) -> NoReturn:
     print(f"{prog or Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
     sys.exit(2)
