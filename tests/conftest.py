@@ -11,7 +11,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
-REAL_DATA = REPO_ROOT.parent / "shared" / "micro17flower"
+from prepare_data import SHARED_SOURCE, SOURCE_ENV, find_source, is_prepared  # noqa: E402
 
 
 def make_image_folder(root: Path, n_classes: int = 4, per_class: int = 9, size: int = 8, mode: str = "RGB",
@@ -38,6 +38,8 @@ def tiny_data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def real_data() -> Path:
-    if not (REAL_DATA / "train").is_dir():
-        pytest.fail(f"the real data are expected at {REAL_DATA}")
-    return REAL_DATA
+    """The prepared micro17flower, found where prepare_data.py looks: env MICRO17FLOWER_SOURCE, then ../shared."""
+    source = find_source()
+    if source is None or not is_prepared(source):
+        pytest.fail(f"the real data are expected at ${SOURCE_ENV} or {SHARED_SOURCE}")
+    return source
