@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
 
+MEANINGFUL_CLASSES = 4  # with fewer, every image's true class is among the top 3: top-3 accuracy is always 1.0
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -82,9 +83,23 @@ def load_split(split_dir: Path) -> ImageData:
     return ImageData(tensor, labels, classes)
 
 
+def class_warnings(data: ImageData) -> list[str]:
+    """Why top-3 accuracy means little on this dataset (two or three classes), for the log and result files."""
+    if data.num_classes >= MEANINGFUL_CLASSES:
+        return []
+    return [f"only {data.num_classes} classes: every image's true class is among the top 3, so top-3 accuracy "
+            f"is always 1.0 and only precision tells configurations apart"]
+
+
 def load_dataset(data_dir: Path, with_test: bool = False) -> tuple[ImageData, ImageData | None]:
-    """train/ (and test/ when asked) of an ImageFolder dataset; the splits must share classes and shape."""
+    """train/ (and test/ when asked) of an ImageFolder dataset; the splits must share classes and shape.
+    A single class is an error (nothing to classify); two or three are logged as a warning."""
     train = load_split(Path(data_dir) / "train")
+    if train.num_classes < 2:
+        raise DataError(f"{Path(data_dir) / 'train'}: only one class ({train.classes[0]}); "
+                        "classification needs at least two, and top-3 accuracy at least four")
+    for warning in class_warnings(train):
+        log.warning("%s: %s", data_dir, warning)
     if not with_test:
         return train, None
     test = load_split(Path(data_dir) / "test")

@@ -12,13 +12,13 @@ from torchsummary import summary
 
 from cnn import build_cnn
 from model_size import ShapeError
-from data import DataError, ImageData, load_dataset
+from data import DataError, ImageData, class_warnings, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import Target, TargetResult, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_torch_save, atomic_write_json,
-                   atomic_write_text, fail, parse_fraction, parse_size, positive_int, read_json, set_threads,
-                   setup_logging)
+                   atomic_write_text, fail, file_path, folder_path, parse_fraction, parse_size, positive_int,
+                   read_json, set_threads, setup_logging)
 
 log = logging.getLogger("main")
 
@@ -27,16 +27,18 @@ EXIT_FAILED, EXIT_CONSTRAINT = 1, 3
 
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="main.py", description=__doc__)
-    parser.add_argument("-c", "--config", type=Path, help="configuration JSON (default: the default configuration)")
+    parser.add_argument("-c", "--config", type=file_path,
+                        help="configuration JSON (default: the default configuration)")
     parser.add_argument("-t", "--test", action="store_true", help="train on all of train/, measure on test/")
     parser.add_argument("-e", "--epochs", type=positive_int, default=50, help="training epochs")
     parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
-    parser.add_argument("-m", "--model", type=Path, help="save the trained weights here")
-    parser.add_argument("--output_dir", type=Path, default=Path("."),
+    parser.add_argument("-m", "--model", type=file_path, help="save the trained weights here")
+    parser.add_argument("--output_dir", type=folder_path, default=Path("."),
                         help="where result and confusion-matrix files go")
-    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR, help="ImageFolder dataset (train/, test/)")
+    parser.add_argument("--data_dir", type=folder_path, default=DEFAULT_DATA_DIR,
+                        help="ImageFolder dataset (train/, test/)")
     parser.add_argument("--dry_run", action="store_true", help="validate, build, summarize; no training")
     add_device_arguments(parser)
     return parser
@@ -71,6 +73,7 @@ def write_results(args, config: dict, train: ImageData, result: TargetResult, re
     mode = "test" if args.test else "cv"
     path = args.output_dir / f"result_{mode}.json"
     payload = {"mode": mode, "epochs": args.epochs, "seed": args.seed, "data_dir": str(args.data_dir),
+               "warnings": class_warnings(train),
                "metrics": {k: v for k, v in result.to_dict().items() if k != "confusion"},
                "constraints": report, "configuration": config}
     atomic_write_json(path, payload)

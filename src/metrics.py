@@ -11,8 +11,15 @@ def chance_top3(num_classes: int) -> float:
     return min(TOP_K, num_classes) / num_classes
 
 
+def top3_hits(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per image: is the true class among the three highest scores (all of them with three classes or fewer)."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP_K]
+    return (top == np.asarray(labels)[:, None]).any(axis=1)
+
+
 def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """top3_accuracy and macro precision over the whole set (not per batch), and the confusion matrix."""
+    """top3_accuracy and macro precision over the whole set (not per batch), the confusion matrix, and the
+    per-image top-3 hits (for paired tests between models)."""
     predictions = scores.argmax(axis=1)
     if num_classes > TOP_K:
         top3 = top_k_accuracy_score(labels, scores, k=TOP_K, labels=np.arange(num_classes))
@@ -20,4 +27,5 @@ def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) ->
         top3 = 1.0
     precision = precision_score(labels, predictions, average="macro", zero_division=0)
     confusion = confusion_matrix(labels, predictions, labels=np.arange(num_classes))
-    return {"top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion}
+    return {"top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion,
+            "top3_hits": top3_hits(scores, labels)}

@@ -20,6 +20,8 @@ import zlib
 from pathlib import Path
 from typing import NoReturn
 
+from utils import folder_path
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -252,8 +254,8 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="prepare_data.py", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, help="an ImageFolder copy (train/, test/) to copy from")
-    parser.add_argument("--target", type=Path, default=DEFAULT_DATA_DIR,
+    parser.add_argument("--source", type=folder_path, help="an ImageFolder copy (train/, test/) to copy from")
+    parser.add_argument("--target", type=folder_path, default=DEFAULT_DATA_DIR,
                         help="folder to fill (default: micro17flower/ in the repo)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

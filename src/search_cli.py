@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from cost_model import PRIORS, CostModel
-from data import DataError, load_dataset
+from data import DataError, class_warnings, load_dataset
 from EA import EvolutionaryHyperband, RandomSearch
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
@@ -21,8 +21,8 @@ from repair import repair, smallest_model_macs, smallest_model_size
 from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner, training_seconds
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
-from utils import (OneLineParser, UsageError, add_device_arguments, fail, parse_bool, parse_fraction, parse_size,
-                   positive_int, read_json, set_threads, setup_logging)
+from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
+                   parse_fraction, parse_size, positive_int, read_json, set_threads, setup_logging)
 
 log = logging.getLogger("automl")
 
@@ -64,10 +64,10 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
     parser.add_argument("--seed", type=int, default=123,
                         help="seeds sampling, variation, cross-validation folds and initialisation")
-    parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR,
+    parser.add_argument("--data_dir", type=folder_path, default=DEFAULT_DATA_DIR,
                         help="ImageFolder dataset: train/ (searched) and test/ (never read by the search)")
-    parser.add_argument("--output_dir", type=Path, default=Path("."), help="where the run writes its files")
-    parser.add_argument("--resume", type=Path, help="automl_run_*.json of a stopped run to continue")
+    parser.add_argument("--output_dir", type=folder_path, default=Path("."), help="where the run writes its files")
+    parser.add_argument("--resume", type=file_path, help="automl_run_*.json of a stopped run to continue")
     parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False,
                         help="keep the weights of partially trained members after the run")
     add_device_arguments(parser)
@@ -109,6 +109,7 @@ class Search:
     def __init__(self, s: dict[str, Any], info: str):
         ensure_data(Path(s["data_dir"]))
         train, _ = load_dataset(Path(s["data_dir"]))
+        self.warnings = class_warnings(train)
         self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=s["device"])
         shape, classes = train.input_shape, train.num_classes
         self.max_size = s["constraint_max_model_size"]
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
         check_settings(settings)
         info = run_info(settings, datetime.now())
     search = Search(settings, info)
-    recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"])
+    recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"], search.warnings)
     runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model,
                           max_time=settings["max_time"], keep_checkpoints=settings["keep_checkpoints"],
                           quiet=args.quiet)

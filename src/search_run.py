@@ -79,8 +79,10 @@ def population_of(optimizer: Optimizer) -> list[Member]:
 class RunRecorder:
     """Keeps the run's files up to date after every evaluation."""
 
-    def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float):
+    def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float,
+                 warnings: list[str] | None = None):
         self.files, self.settings, self.min_precision = files, settings, min_precision
+        self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
         self.rows: list[dict[str, Any]] = []
         self.epochs_trained = 0
@@ -119,8 +121,8 @@ class RunRecorder:
     def write(self, optimizer: Optimizer, final: bool, interrupted: bool = False) -> dict[str, Any] | None:
         best = self.best(optimizer)
         atomic_write_json(self.files.run_json, {"settings": self.settings, "finished": final,
-                                                "interrupted": interrupted, "best": best,
-                                                "evaluations": self.evaluations})
+                                                "interrupted": interrupted, "warnings": self.warnings,
+                                                "best": best, "evaluations": self.evaluations})
         atomic_write_text(self.files.csv, pd.DataFrame(self.rows).to_csv(index=False))
         if best is not None:
             atomic_write_json(self.files.opt_cfg, best["configuration"])

@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-import torch
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +38,8 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch  # here, so that the scripts that never train (prepare_data.py) start without it
+
     _atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
@@ -93,6 +93,8 @@ def setup_logging(quiet: bool = False) -> None:
 
 def set_threads(threads: int | None) -> None:
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
 
 
@@ -126,6 +128,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def folder_path(text: str) -> Path:
+    """A folder argument: it may not exist yet, but if it does it must be a folder."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; expected a folder")
+    return path
+
+
+def file_path(text: str) -> Path:
+    """A file argument: a folder in its place is an error (whether the file must exist is the caller's call)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected a file")
+    return path
 
 
 def read_json(path: Path) -> Any:

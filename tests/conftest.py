@@ -1,6 +1,7 @@
 """Shared fixtures: src/ on the path, tiny generated ImageFolder datasets, the real data where a user keeps it."""
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,21 @@ def make_image_folder(root: Path, n_classes: int = 4, per_class: int = 9, size: 
                 image = Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels, mode)
                 image.save(folder / f"image_{i:04d}.png")
     return root
+
+
+def run_in_process(capsys: pytest.CaptureFixture, main, args) -> subprocess.CompletedProcess:
+    """A script's main(argv) in this process (torch is imported once); its exit code and stderr as a run's."""
+    try:
+        code = main([str(arg) for arg in args])
+    except SystemExit as exit_:
+        code = exit_.code
+    return subprocess.CompletedProcess(args, code, "", capsys.readouterr().err)
+
+
+def is_one_line_error(done: subprocess.CompletedProcess, needle: str) -> bool:
+    """Exit code 2 and a single line on stderr that contains needle, no traceback."""
+    lines = done.stderr.strip().splitlines()
+    return done.returncode == 2 and len(lines) == 1 and needle in lines[0] and "Traceback" not in done.stderr
 
 
 @pytest.fixture

@@ -40,3 +40,12 @@ def test_top3_accuracy_by_hand():
 def test_chance_level():
     assert chance_top3(17) == pytest.approx(3 / 17)
     assert chance_top3(2) == 1.0
+
+
+def test_per_image_top3_hits_average_to_the_top3_accuracy():
+    rng = np.random.default_rng(0)
+    scores, labels = rng.normal(size=(200, 17)), rng.integers(0, 17, 200)
+    metrics = compute_metrics(scores, labels, 17)
+    assert metrics["top3_hits"].shape == (200,) and metrics["top3_hits"].mean() == pytest.approx(metrics["top3_accuracy"])
+    best_three = np.argsort(scores[0])[-3:]
+    assert metrics["top3_hits"][0] == (labels[0] in best_three)

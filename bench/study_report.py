@@ -1,0 +1,203 @@
+"""The study's reports, generated from the committed run files: runs_precision/REPORT.md, runs_params/REPORT.md and
+the results table in README.md. Nothing here trains; bench/study.py calls write_reports after its runs."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
+from test_report import markdown, summary_table  # noqa: E402
+
+README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
+GRID_STEPS = 10
+
+
+def machine() -> str:
+    """The processor, core count and torch version of this machine, for the line that opens a report."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    import torch
+
+    return f"{model}, {os.cpu_count()} CPU cores, {platform.machine()}, no GPU used, torch {torch.__version__}"
+
+
+def run_date(run: Run) -> str:
+    found = re.search(r"date_(\d{4})_(\d{2})_(\d{2})", run.path.name)
+    return "-".join(found.groups()) if found else "unknown"
+
+
+def load(folder: Path) -> Run | None:
+    try:
+        return find_runs([folder])[0]
+    except RunFileError:
+        return None
+
+
+def command_of(folder: Path, log_name: str) -> str:
+    """The command that made a folder's files, as study.py logged it (first '$ ' line of its log)."""
+    log = folder / log_name
+    lines = [line[2:] for line in log.read_text().splitlines() if line.startswith("$ ")] if log.exists() else []
+    return lines[0] if lines else "(not recorded)"
+
+
+def test_summary(out: Path) -> pd.DataFrame:
+    path = out / "test_results.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=["configuration"])
+    return summary_table(pd.read_csv(path, dtype={"top3_hits": str}))
+
+
+def setting_row(label: str, folder: Path, tests: pd.DataFrame) -> dict:
+    """One study setting: what the search returned (validation) and how that configuration did on test/."""
+    run = load(folder)
+    row = {"setting": label}
+    if run is None:
+        return {**row, "returned": "no run file yet"}
+    ok = run.evaluations[run.evaluations["status"] == "ok"]
+    best = run.best
+    row.update({"evaluations": len(run.evaluations), "at 50 epochs": int((ok["budget"] == ok["budget"].max()).sum())
+                if len(ok) else 0, "epochs trained": int(run.trace["epochs_trained"].max())})
+    if best is None:
+        return {**row, "returned": "nothing finished"}
+    row.update({"returned": best["label"], "parameters": int(best["model_size"]), "budget": int(best["budget"]),
+                "val top-3": float(best["top3_accuracy"]), "val precision": float(best["precision"])})
+    test = tests[tests["configuration"] == folder.name]
+    if not test.empty:
+        t = test.iloc[0]
+        row.update({"test top-3": t["test top-3"], "test precision": t["test precision"],
+                    "precision on test": t["precision ≥ limit"], "seeds": t["seeds"]})
+    return row
+
+
+COUNTS = ("evaluations", "at 50 epochs", "epochs trained", "parameters", "budget")
+
+
+def study_table(settings, family: Path) -> pd.DataFrame:
+    tests = test_summary(family / "test")
+    table = pd.DataFrame([setting_row(s.label, s.folder, tests) for s in settings if s.folder.parent == family])
+    for column in COUNTS:
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    return table
+
+
+def closest_note(settings, family: Path) -> str:
+    """For each setting whose constraints were not met: what came closest."""
+    notes = []
+    for s in settings:
+        run = load(s.folder) if s.folder.parent == family else None
+        if run is None or run.best is None or run.best["constraints_met"]:
+            continue
+        ok = run.evaluations[run.evaluations["status"] == "ok"]
+        top = ok.loc[ok["precision"].idxmax()]
+        notes.append(f"- {s.label}: not met within {run.settings['max_time']:.0f} s. Closest: member {top['member']}, "
+                     f"precision {top['precision']:.4f} (top-3 {top['top3_accuracy']:.4f}, "
+                     f"{int(top['model_size']):,} parameters, {int(top['budget'])} epochs); it is the answer, "
+                     "labelled 'constraints not met'.")
+    return "\n".join(notes) + "\n" if notes else "Every setting's constraints were met.\n"
+
+
+def figure_links(prefix: str, names: list[str]) -> str:
+    traces = ["best_feasible_top3", "population_top3", "best_precision", "population_precision"]
+    lines = [f"![{t}](../figures/{prefix}_{t}.png)" for t in traces if (REPO / "figures" / f"{prefix}_{t}.png").exists()]
+    lines += [f"![candidates of {n}](../figures/{prefix}_candidates_{n}.png)" for n in names
+              if (REPO / "figures" / f"{prefix}_candidates_{n}.png").exists()]
+    return "\n".join(lines) + "\n"
+
+
+def best_over_time(runs: list[Run], grid: np.ndarray) -> pd.Series:
+    """Best feasible validation top-3 by each time, median over the runs that have one by then."""
+    from plots import value_at
+
+    return pd.DataFrame([value_at(r.trace, "best_feasible_acc", grid) for r in runs]).median()
+
+
+def comparison_section(comparison: Path, prefix: str) -> str:
+    runs = find_runs([comparison]) if list(comparison.glob("*/automl_run_*.json")) else []
+    if not runs:
+        return ""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.optimizer, []).append(run)
+    end = max(float(r.settings["max_time"]) for r in runs)
+    grid = np.linspace(end / GRID_STEPS, end, GRID_STEPS)
+    curves = pd.DataFrame({name: best_over_time(group, grid).to_numpy() for name, group in groups.items()},
+                          index=[f"{t:.0f} s" for t in grid])
+    curves.index.name = "time"
+    seeds = sorted({r.seed for r in runs})
+    test_md = comparison / "test" / "test_results.md"
+    text = (f"## EA with Hyperband, plain EA and random search at ({short_number(runs[0].max_size)}, "
+            f"{runs[0].min_precision}): {end:.0f} s, seeds {seeds}\n\n"
+            f"The runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`). Best feasible "
+            "validation top-3 by time, median over the seeds that have one by then:\n\n"
+            + markdown(curves.reset_index()) + "\n" + figure_links(prefix, []))
+    single = comparison / "summary_test.csv"
+    if single.exists():
+        text += ("\nEach returned configuration trained 50 epochs on all of train/ with its search's seed and measured "
+                 "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown(pd.read_csv(single)))
+    if test_md.exists():
+        text += (f"\nThe returned configurations on test/ (`{command_of(comparison / 'test', 'test.log')}`):\n\n"
+                 + test_md.read_text() + f"\n![confusion](../figures/{prefix}_confusion_best.png)\n")
+    return text
+
+
+def family_report(title: str, settings, family: Path, prefix: str, extra: str) -> str:
+    table = study_table(settings, family)
+    names = [s.folder.name for s in settings if s.folder.parent == family]
+    runs = [r for r in (load(s.folder) for s in settings if s.folder.parent == family) if r is not None]
+    dates = sorted({run_date(r) for r in runs})
+    first = next((s.folder for s in settings if s.folder.parent == family), family)
+    return (f"# {title}\n\nGenerated by `python bench/study.py` from the files in this folder (do not edit by hand). "
+            f"Machine: {machine()}. Searches made on {', '.join(dates) or 'no date yet'}.\n\n"
+            f"## The study: EA with Hyperband, 300 s, seed 0\n\nEach search: `{command_of(first, 'search.log')}` "
+            f"with its own constraints (the command of each is the first line of its `search.log`; with "
+            "`--threads 1` the searches ran one after another pinned to one core, `taskset -c 0`, while the other "
+            "core trained the comparison's configurations on train/ for the test set). Validation is "
+            "3-fold cross-validation on train/; the answer is then trained on all of train/ and measured on test/ "
+            "(mean ± sd over seeds).\n\n" + markdown(table) + "\n" + closest_note(settings, family) + "\n"
+            + figure_links(f"{prefix}_study", names)
+            + ("\n" + extra if extra else ""))
+
+
+def readme_table(settings) -> str:
+    """One line per study setting, for the README."""
+    rows = []
+    for family in sorted({s.folder.parent for s in settings}, key=str):
+        table = study_table(settings, family)
+        rows += table.to_dict("records")
+    columns = ["setting", "returned", "parameters", "val top-3", "test top-3"]
+    return markdown(pd.DataFrame(rows).reindex(columns=columns).fillna("—"))
+
+
+def replace_between(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        return text
+    head, rest = text.split(start, 1)
+    return head + start + "\n" + body + end + rest.split(end, 1)[1]
+
+
+def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Path]) -> None:
+    """REPORT.md of each family's folder (the study, then the optimizer comparison there) and the README table."""
+    from utils import atomic_write_text
+
+    titles = {"precision": "Precision constraints: the study and the optimizer comparison",
+              "size": "Size constraints: the study and the optimizer comparison"}
+    for name, family in families.items():
+        extra = comparison_section(comparisons[name], f"{name}_comparison") if name in comparisons else ""
+        atomic_write_text(family.parent / "REPORT.md", family_report(titles[name], settings, family, name, extra))
+    runs = [r for r in (load(s.folder) for s in settings) if r is not None]
+    dates = ", ".join(sorted({run_date(r) for r in runs}))
+    readme = REPO / "README.md"
+    stamp = f"Searches of 300 s on {machine()}, made on {dates}; generated by `python bench/study.py`.\n\n"
+    atomic_write_text(readme, replace_between(readme.read_text(), README_START, README_END,
+                                              stamp + readme_table(settings)))

@@ -1,0 +1,108 @@
+"""Tables of test results (pure pandas): each configuration over seeds, and McNemar's tests between them."""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from significance import mcnemar
+
+DEFAULT_NAME = "default"
+
+
+def _mean_sd(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.4f}"
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+
+
+def _holds(ok: pd.Series) -> str:
+    """'yes' when the constraint holds on every seed, else how many seeds it held on."""
+    return "yes" if ok.all() else f"no ({int(ok.sum())} of {len(ok)} seeds)"
+
+
+def summary_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration: size, test precision and top-3 (mean ± sd over seeds), and whether each
+    constraint of the run that returned it holds on test/ (n/a: not from a run)."""
+    rows = []
+    for name, group in results.groupby("name", sort=False):
+        first = group.iloc[0]
+        ok = group[group["status"] == "ok"]
+        size_limit, precision_limit = first["max_size"], first["min_precision"]
+        rows.append({
+            "configuration": name, "optimizer": first["optimizer"], "parameters": int(first["model_size"]),
+            "seeds": f"{len(ok)} of {len(group)}",
+            "test precision": _mean_sd(ok["precision"]), "test top-3": _mean_sd(ok["top3_accuracy"]),
+            "size ≤ limit": "n/a" if pd.isna(size_limit) else _holds(group["model_size"] <= size_limit),
+            "precision ≥ limit": "n/a" if pd.isna(precision_limit)
+            else _holds(group["precision"].fillna(-1) >= precision_limit),
+            "mean_top3": ok["top3_accuracy"].mean()})
+    return pd.DataFrame(rows)
+
+
+def majority_hits(results: pd.DataFrame, name: str) -> np.ndarray | None:
+    """Per test image: hit by the configuration's top 3 in more than half of its seeds (one paired outcome per
+    image, so that McNemar's pairs are independent across images, not repeated over seeds)."""
+    hits = results[(results["name"] == name) & (results["status"] == "ok")]["top3_hits"].dropna()
+    if hits.empty:
+        return None
+    matrix = np.array([[c == "1" for c in text] for text in hits])
+    return matrix.mean(axis=0) > 0.5
+
+
+def comparison_pairs(results: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each configuration against the default (when measured), and configurations returned by different
+    optimizers from searches with the same seed."""
+    first = results.drop_duplicates("name").set_index("name")
+    names = list(first.index)
+    pairs = [(name, DEFAULT_NAME) for name in names if name != DEFAULT_NAME and DEFAULT_NAME in names]
+    for a, b in combinations([n for n in names if n != DEFAULT_NAME], 2):
+        optimizers, seeds = first.loc[[a, b], "optimizer"], first.loc[[a, b], "search_seed"]
+        if optimizers.iloc[0] != optimizers.iloc[1] and seeds.notna().all() and seeds.iloc[0] == seeds.iloc[1]:
+            pairs.append((a, b))
+    return pairs
+
+
+def mcnemar_table(results: pd.DataFrame) -> pd.DataFrame:
+    """McNemar's test on the per-image top-3 hits (majority over seeds) of each comparison pair."""
+    rows = []
+    for a, b in comparison_pairs(results):
+        hits_a, hits_b = majority_hits(results, a), majority_hits(results, b)
+        if hits_a is None or hits_b is None:
+            continue
+        test = mcnemar(hits_a, hits_b)
+        rows.append({"A": a, "B": b, "top-3 A": hits_a.mean(), "top-3 B": hits_b.mean(),
+                     "only A hits": test.only_a, "only B hits": test.only_b, "test": test.method,
+                     "statistic": test.statistic, "p-value": test.p_value})
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, floats: str = ".4f") -> str:
+    """A GitHub Markdown table (no extra dependency)."""
+    if table.empty:
+        return "(none)\n"
+    def cell(value) -> str:
+        if pd.isna(value):
+            return "—"
+        return format(value, floats) if isinstance(value, float) else str(value)
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def report(results: pd.DataFrame, epochs: int) -> str:
+    """The Markdown tables of test_results.csv: configurations, then McNemar's tests."""
+    summary = summary_table(results).drop(columns="mean_top3")
+    tests = mcnemar_table(results)
+    if not tests.empty:
+        tests["statistic"] = tests["statistic"].map(lambda value: f"{value:.3f}")
+        tests["p-value"] = tests["p-value"].map(lambda value: f"{value:.3g}")
+    return (f"Each configuration trained {epochs} epochs on all of train/ per seed and measured on test/ "
+            "(mean ± sd over seeds).\n\n" + markdown(summary) +
+            "\nMcNemar's test on the per-image top-3 hits (an image counts as hit when it is in the top 3 in "
+            "more than half of the seeds); exact binomial below 25 discordant images, else χ² with continuity "
+            "correction; two-sided.\n\n" + markdown(tests))
