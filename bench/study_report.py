@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
-from test_report import markdown, summary_table  # noqa: E402
+from test_report import markdown, report, summary_table  # noqa: E402
 
 README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
 GRID_STEPS = 10
@@ -104,7 +104,27 @@ def closest_note(settings, family: Path) -> str:
                      f"precision {top['precision']:.4f} (top-3 {top['top3_accuracy']:.4f}, "
                      f"{int(top['model_size']):,} parameters, {int(top['budget'])} epochs); it is the answer, "
                      "labelled 'constraints not met'.")
-    return "\n".join(notes) + "\n" if notes else "Every setting's constraints were met.\n"
+    return "\n" + "\n".join(notes) + "\n" if notes else ""
+
+
+def findings(table: pd.DataFrame) -> str:
+    """What the table says, counted from it (no number typed by hand)."""
+    searched = table[table["returned"].isin(["constraints met", "constraints not met"])]
+    met = int((searched["returned"] == "constraints met").sum())
+    lines = [f"- {met} of {len(searched)} searches returned a configuration meeting both constraints on validation."]
+    if "precision on test" in table:
+        measured = table.dropna(subset=["precision on test"])
+        held = int((measured["precision on test"] == "yes").sum())
+        lines.append(f"- On test/, the precision constraint held on every seed for {held} of {len(measured)} "
+                     "measured answers.")
+        best = measured.loc[measured["val top-3"].idxmax()] if len(measured) else None
+        if best is not None:
+            lines.append(f"- The answer with the best validation top-3 ({best['setting']}) has test top-3 "
+                         f"{best['test top-3']}.")
+    missing = len(table) - len(searched)
+    if missing:
+        lines.append(f"- {missing} settings have no finished search yet: `python bench/study.py` runs them.")
+    return "\n".join(lines) + "\n"
 
 
 def figure_links(prefix: str, names: list[str]) -> str:
@@ -135,7 +155,7 @@ def comparison_section(comparison: Path, prefix: str) -> str:
                           index=[f"{t:.0f} s" for t in grid])
     curves.index.name = "time"
     seeds = sorted({r.seed for r in runs})
-    test_md = comparison / "test" / "test_results.md"
+    test_csv = comparison / "test" / "test_results.csv"
     text = (f"## EA with Hyperband, plain EA and random search at ({short_number(runs[0].max_size)}, "
             f"{runs[0].min_precision}): {end:.0f} s, seeds {seeds}\n\n"
             f"The runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`). Best feasible "
@@ -145,9 +165,12 @@ def comparison_section(comparison: Path, prefix: str) -> str:
     if single.exists():
         text += ("\nEach returned configuration trained 50 epochs on all of train/ with its search's seed and measured "
                  "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown(pd.read_csv(single)))
-    if test_md.exists():
-        text += (f"\nThe returned configurations on test/ (`{command_of(comparison / 'test', 'test.log')}`):\n\n"
-                 + test_md.read_text() + f"\n![confusion](../figures/{prefix}_confusion_best.png)\n")
+    if test_csv.exists():
+        results = pd.read_csv(test_csv, dtype={"top3_hits": str})
+        text += (f"\nThe returned configurations on test/ (`{command_of(comparison / 'test', 'test.log')}`, one "
+                 "thread, on the core the searches of the study did not use). "
+                 + report(results, int(results["epochs"].iloc[0]))
+                 + f"\n![confusion](../figures/{prefix}_confusion_best.png)\n")
     return text
 
 
@@ -164,19 +187,19 @@ def family_report(title: str, settings, family: Path, prefix: str, extra: str) -
             "`--threads 1` the searches ran one after another pinned to one core, `taskset -c 0`, while the other "
             "core trained the comparison's configurations on train/ for the test set). Validation is "
             "3-fold cross-validation on train/; the answer is then trained on all of train/ and measured on test/ "
-            "(mean ± sd over seeds).\n\n" + markdown(table) + "\n" + closest_note(settings, family) + "\n"
+            "(mean ± sd over seeds).\n\n" + markdown(table) + "\n" + findings(table)
+            + closest_note(settings, family) + "\n"
             + figure_links(f"{prefix}_study", names)
             + ("\n" + extra if extra else ""))
 
 
 def readme_table(settings) -> str:
     """One line per study setting, for the README."""
-    rows = []
-    for family in sorted({s.folder.parent for s in settings}, key=str):
-        table = study_table(settings, family)
-        rows += table.to_dict("records")
-    columns = ["setting", "returned", "parameters", "val top-3", "test top-3"]
-    return markdown(pd.DataFrame(rows).reindex(columns=columns).fillna("—"))
+    families = list(dict.fromkeys(s.folder.parent for s in settings))
+    table = pd.concat([study_table(settings, family) for family in families], ignore_index=True)
+    table = table.reindex(columns=["setting", "returned", "parameters", "val top-3", "test top-3"])
+    table["parameters"] = table["parameters"].astype("Int64")
+    return markdown(table)
 
 
 def replace_between(text: str, start: str, end: str, body: str) -> str:
@@ -198,6 +221,9 @@ def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Pa
     runs = [r for r in (load(s.folder) for s in settings) if r is not None]
     dates = ", ".join(sorted({run_date(r) for r in runs}))
     readme = REPO / "README.md"
-    stamp = f"Searches of 300 s on {machine()}, made on {dates}; generated by `python bench/study.py`.\n\n"
+    threads = re.search(r"--threads (\d+)", command_of(settings[0].folder, "search.log"))
+    how = f", {threads.group(1)} torch thread(s) each" if threads else ""
+    stamp = (f"Searches of 300 s{how}, on {machine()}, made on {dates}; generated by `python bench/study.py`."
+             "\n\n")
     atomic_write_text(readme, replace_between(readme.read_text(), README_START, README_END,
                                               stamp + readme_table(settings)))
