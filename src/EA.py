@@ -14,9 +14,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from hyperband import Bracket, BracketManager, bracket_epochs
-from member import OK, Member
-from ranking import positions, rank, rank_at
+from asha import Rungs
+from hyperband import Bracket, BracketManager, bracket_epochs, max_bracket, rung_budgets
+from member import ABANDONED, CRASHED, OK, Member
+from ranking import positions, rank, rank_at, rank_key
 from variation import crossover, mutate, sample, tournament
 
 Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
@@ -73,6 +74,23 @@ class _Optimizer:
 
     def _sampled_member(self) -> Member:
         return self._member(self.fit(sample(self.space, self.rng), self.rng))
+
+    def _bred_member(self, pool: list[Member]) -> Member:
+        """A child of tournament winners from pool: crossover (sometimes), then mutation, repaired into the
+        constraints; a configuration already tried is bred again, a few times at most."""
+        ranks = positions(pool, self.min_precision)
+        seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
+        for _ in range(MAX_DUPLICATE_TRIES):
+            first = pool[tournament(ranks, self.rng)]
+            parents: tuple[int, ...] = (first.id,)
+            config = first.config
+            if self.rng.random() < CROSSOVER_RATE:
+                second = pool[tournament(ranks, self.rng)]
+                config, parents = crossover(first.config, second.config, self.space, self.rng), (first.id, second.id)
+            config = self.fit(mutate(config, self.space, self.rng), self.rng)
+            if tuple(sorted(config.items())) not in seen:
+                break
+        return self._member(config, parents)
 
     def _job(self, member: Member, budget: int, rung: int) -> Job:
         out = None
@@ -165,20 +183,7 @@ class EvolutionaryHyperband(_Optimizer):
                 return self._member(queue.popleft())
         if len(self.population) < 2:
             return self._sampled_member()
-        pool = self._parent_pool()
-        ranks = positions(pool, self.min_precision)
-        seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
-        for _ in range(MAX_DUPLICATE_TRIES):
-            first = pool[tournament(ranks, self.rng)]
-            parents: tuple[int, ...] = (first.id,)
-            config = first.config
-            if self.rng.random() < CROSSOVER_RATE:
-                second = pool[tournament(ranks, self.rng)]
-                config, parents = crossover(first.config, second.config, self.space, self.rng), (first.id, second.id)
-            config = self.fit(mutate(config, self.space, self.rng), self.rng)
-            if tuple(sorted(config.items())) not in seen:
-                break
-        return self._member(config, parents)
+        return self._bred_member(self._parent_pool())
 
     def _bracket_seconds(self, bracket: Bracket) -> float:
         """Predicted training time of a bracket. Its first members are the pending configurations (predicted
@@ -239,3 +244,52 @@ class EvolutionaryHyperband(_Optimizer):
         for member in self.bracket_members:
             self._retire(member)
         self.bracket = None
+
+
+class AsyncEvolution(_Optimizer):
+    """Steady-state evolution with asynchronous successive halving, for many workers: every ask is answered at
+    once (no rung waits for stragglers). The proven configurations open the run at max_budget; then a free slot
+    promotes the first member in the top 1/eta of a rung (`asha.Rungs`, highest rung first), or else starts a
+    new member (the default configuration, random ones, then children of the population) at the lowest budget."""
+
+    def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
+                 pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
+                 checkpoint_dir: Path | None = None, initial_configs: list[dict] = (),
+                 proven_configs: list[dict] = ()):
+        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial_configs)
+        self.proven = deque(proven_configs)
+        self.pop_size = pop_size
+        s_max = max_bracket(min_budget, max_budget, eta)
+        self.rungs = Rungs(rung_budgets(s_max, self.max_budget, eta), eta)
+        self.population: list[Member] = []
+
+    def ask(self, seconds_left: float | None = None) -> Job:
+        """A job for a free slot, decided now; the member of a promotion is marked at once, so that no two
+        slots train it."""
+        self.bracket_count += 1
+        budgets = self.rungs.budgets
+        if self.proven:
+            return self._job(self._member(self.proven.popleft()), self.max_budget, len(budgets) - 1)
+        promotion = self.rungs.promotion()
+        if promotion is not None:
+            member = self.members[promotion.member]
+            return self._job(member, promotion.to_budget, budgets.index(promotion.to_budget))
+        if self.initial or len(self.population) < 2:
+            return self._job(self._random_member(), budgets[0], 0)
+        return self._job(self._bred_member(self.population), budgets[0], 0)
+
+    def tell(self, job: Job, result: Mapping[str, Any]) -> None:
+        """Record a result in its rung (a crash ranks worst and is never promoted) and let the pop_size best
+        members form the population (steady-state survival)."""
+        super().tell(job, result)
+        if job.budget in self.rungs.keys and result.get("status") != ABANDONED:
+            if result.get("status") == CRASHED:
+                self.rungs.crashed(job.member.id, job.budget)
+            else:
+                self.rungs.report(job.member.id, job.budget,
+                                  rank_key(job.member.results.get(job.budget), job.member.model_size,
+                                           self.min_precision))
+        if job.budget >= self.max_budget or result.get("status") not in (OK, ABANDONED):
+            self._retire(job.member)
+        evaluated = [m for m in self.members.values() if m.result is not None]
+        self.population = rank(evaluated, self.min_precision)[:self.pop_size]

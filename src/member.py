@@ -7,6 +7,8 @@ from typing import Any
 
 OK = "ok"
 ABANDONED = "abandoned"  # stopped early as too slow to finish before the deadline: it measured nothing
+CRASHED = "crashed"  # its worker died (killed, out of memory): ranked worst, never continued
+STOPPED = "stopped"  # cut off by the deadline: it measured nothing
 
 
 @dataclass
@@ -43,8 +45,8 @@ class Member:
         return now - self.born
 
     def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
-        """Keep a result; an abandoned job leaves the member as it was (judged by its earlier results)."""
-        if result.get("status") == ABANDONED:
+        """Keep a result; an abandoned or stopped job leaves the member as it was (judged by its earlier results)."""
+        if result.get("status") in (ABANDONED, STOPPED):
             return
         self.results[budget] = result
         if result.get("status") == OK:

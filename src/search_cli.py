@@ -14,7 +14,10 @@ import numpy as np
 
 from cost_model import PRIORS, CostModel
 from data import DataError, class_warnings, load_dataset
-from EA import EvolutionaryHyperband, RandomSearch
+from cluster import absolute, add_cluster_arguments, connect, threads_per_worker, wants_cluster
+from EA import AsyncEvolution, EvolutionaryHyperband, RandomSearch
+from job_runner import job_spec
+from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import repair, smallest_model_macs, smallest_model_size
@@ -71,6 +74,7 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--keep_checkpoints", type=parse_bool, nargs="?", const=True, default=False,
                         help="keep the weights of partially trained members after the run")
     add_device_arguments(parser)
+    add_cluster_arguments(parser)
     parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False,
                         help="no progress bar")
     return parser
@@ -98,7 +102,7 @@ def run_info(s: dict[str, Any], now: datetime) -> str:
 
 def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
     settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()
-                if key not in ("resume", "quiet", "threads")}
+                if key not in ("resume", "quiet")}
     settings["algorithm"] = algorithm
     return settings
 
@@ -130,6 +134,12 @@ class Search:
                                 None, self._initial_configs(s))
         rng = np.random.default_rng(s["seed"])
         portfolio = sorted((fit(load_config(config), rng) for config in PORTFOLIO), key=self.target.model_macs)
+        if wants_cluster(s):
+            return AsyncEvolution(
+                SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
+                min_budget=s["min_budget"] if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
+                eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints,
+                initial_configs=self._initial_configs(s), proven_configs=portfolio)
         return EvolutionaryHyperband(
             SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
@@ -199,6 +209,17 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
             f"Measure it on the test set with: python src/main.py -c {files.opt_cfg_copy} -t")
 
 
+def job_spec_of(settings: dict[str, Any]) -> Callable:
+    """How the driver describes a job to a worker: plain data, absolute paths, the wall-clock deadline."""
+    threads = threads_per_worker(settings, settings.get("threads"))
+    data_dir = str(absolute(Path(settings["data_dir"])))
+
+    def spec_of(job, wall_deadline: float) -> dict:
+        return job_spec(job.config, job.budget, absolute(job.checkpoint_in), absolute(job.checkpoint_out),
+                        wall_deadline, data_dir, settings["seed"], settings["max_budget"], settings["device"], threads)
+    return spec_of
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -217,14 +238,21 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
         info = run_info(settings, datetime.now())
     search = Search(settings, info)
     recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"], search.warnings)
-    runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model,
-                          max_time=settings["max_time"], keep_checkpoints=settings["keep_checkpoints"],
-                          quiet=args.quiet)
-    if record is not None:
-        runner.replay(record["evaluations"])
-        log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
+    options = {"max_time": settings["max_time"], "keep_checkpoints": settings["keep_checkpoints"], "quiet": args.quiet}
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    interrupted = runner.run()
+    if wants_cluster(settings):
+        if record is not None:
+            raise UsageError("--resume of a search on Dask workers is not supported yet")
+        with connect(settings) as client:
+            runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.cost_model, client,
+                                          job_spec_of(settings), **options)
+            interrupted = runner.run()
+    else:
+        runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model, **options)
+        if record is not None:
+            runner.replay(record["evaluations"])
+            log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
+        interrupted = runner.run()
     best = runner.finish(interrupted)
     print(summary(best, runner, settings))
     if interrupted:

@@ -94,7 +94,8 @@ class RunRecorder:
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "parents": list(job.member.parents), "configuration": job.config, "budget": job.budget,
                  "bracket": job.bracket, "rung": job.rung, "epochs_this_call": epochs_this_call,
-                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS}}
+                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS},
+                 **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
         if is_feasible(result, self.min_precision):
             self.best_feasible = np.nanmax([self.best_feasible, result["top3_accuracy"]])

@@ -1,0 +1,72 @@
+"""The ASHA promotion rule, pure: milliseconds, no training."""
+import pytest
+
+from asha import Promotion, Rungs
+from ranking import rank_key
+
+
+def key(accuracy, precision=0.9, size=1000):
+    return rank_key({"status": "ok", "top3_accuracy": accuracy, "precision": precision}, size, min_precision=0.5)
+
+
+def test_a_rung_with_fewer_than_eta_results_promotes_nothing():
+    rungs = Rungs([2, 6, 18], eta=3)
+    rungs.report(0, 2, key(0.9))
+    rungs.report(1, 2, key(0.8))
+    assert rungs.promotion() is None
+    rungs.report(2, 2, key(0.7))
+    assert rungs.promotion() == Promotion(0, 2, 6)
+
+
+def test_a_member_is_promoted_once():
+    rungs = Rungs([2, 6], eta=3)
+    for member, accuracy in enumerate([0.5, 0.9, 0.6]):
+        rungs.report(member, 2, key(accuracy))
+    assert rungs.promotion() == Promotion(1, 2, 6)
+    assert rungs.promotion() is None  # 3 results: only the top one may go on, and it has
+    for member, accuracy in enumerate([0.4, 0.3, 0.95], start=3):
+        rungs.report(member, 2, key(accuracy))
+    assert rungs.promotion() == Promotion(5, 2, 6)  # now the top two: 5 (new best), 1 already promoted
+    assert rungs.promotion() is None
+
+
+def test_the_top_rung_is_scanned_first():
+    rungs = Rungs([2, 6, 18], eta=3)
+    for member in range(9):
+        rungs.report(member, 2, key(0.5 + member / 100))
+    for member in (8, 7, 6):
+        rungs.report(member, 6, key(0.9 - member / 100))
+    assert rungs.promotion() == Promotion(6, 6, 18)  # the best at 6 epochs, before anything at 2
+    assert rungs.promotion() == Promotion(8, 2, 6)
+
+
+def test_the_feasibility_first_ranking_decides_the_top():
+    rungs = Rungs([2, 6], eta=3)
+    rungs.report(0, 2, key(0.99, precision=0.1))  # the best top-3 but below the precision constraint
+    rungs.report(1, 2, key(0.60))
+    rungs.report(2, 2, key(0.70))
+    assert rungs.top(2) == [2]
+    assert rungs.promotion() == Promotion(2, 2, 6)
+
+
+def test_ties_go_to_the_earlier_member():
+    rungs = Rungs([1, 3], eta=2)
+    rungs.report(4, 1, key(0.8))
+    rungs.report(3, 1, key(0.8))
+    assert rungs.top(1) == [3]
+
+
+def test_a_crashed_job_ranks_worst_and_is_never_promoted():
+    rungs = Rungs([2, 6], eta=2)
+    rungs.crashed(0, 2)
+    rungs.report(1, 2, key(0.1, precision=0.0))
+    assert rungs.top(2) == [1]
+    rungs.crashed(2, 2)
+    rungs.report(3, 2, key(0.2, precision=0.0))
+    assert rungs.promotion() == Promotion(1, 2, 6) and rungs.promotion() == Promotion(3, 2, 6)
+    assert rungs.promotion() is None
+
+
+def test_eta_must_exceed_one():
+    with pytest.raises(ValueError, match="eta"):
+        Rungs([1, 2], eta=1)

@@ -1,0 +1,130 @@
+"""The search on Dask workers: the asynchronous optimizer (pure, with a fake target) and a real LocalCluster."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import REPO_ROOT, make_image_folder
+from EA import AsyncEvolution
+from fakes import FakeTarget
+from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
+from test_EA import fit_into, size_of
+
+
+def make_async(tmp_path, **kw):
+    args = dict(pop_size=6, min_budget=1, max_budget=9, eta=3, seed=2, checkpoint_dir=tmp_path / "ckpt",
+                initial_configs=[dict(DEFAULT_CONFIG)], proven_configs=[load_config(c) for c in PORTFOLIO[:2]])
+    args.update(kw)
+    return AsyncEvolution(SPACE, fit_into(2 * 10**7), size_of, 0.2, **args)
+
+
+def test_the_portfolio_opens_at_max_budget_then_new_members_start_at_the_lowest(tmp_path):
+    ea = make_async(tmp_path)
+    jobs = [ea.ask() for _ in range(4)]  # four free slots at once: every ask is answered
+    assert [job.budget for job in jobs] == [9, 9, 1, 1]
+    assert jobs[2].config == DEFAULT_CONFIG and len({job.member.id for job in jobs}) == 4
+
+
+def test_a_rung_promotes_its_best_once_it_has_eta_results(tmp_path):
+    ea, target = make_async(tmp_path, proven_configs=[]), FakeTarget()
+    first = [ea.ask() for _ in range(3)]
+    for job in first[:2]:
+        ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
+    assert ea.ask().budget == 1  # two results at budget 1: nothing to promote yet
+    job = first[2]
+    ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
+    promoted = ea.ask()
+    best = max(first, key=lambda j: j.member.result["top3_accuracy"])
+    assert promoted.member is best.member and promoted.budget == 3 and promoted.checkpoint_in == best.checkpoint_out
+
+
+def test_a_crashed_job_is_never_promoted(tmp_path):
+    ea = make_async(tmp_path, proven_configs=[], initial_configs=[])
+    jobs = [ea.ask() for _ in range(3)]
+    for job in jobs:
+        ea.tell(job, {"status": "crashed", "message": "KilledWorker", "top3_accuracy": float("nan"),
+                      "precision": 0.0, "train_seconds": 0.0})
+    assert ea.ask().budget == 1 and ea.rungs.top(1) == []
+
+
+def test_search_on_a_local_cluster_of_two_processes(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
+                           "--constraint_min_precision", "0.1", "--max_time", "20", "--max_budget", "9", "--pop_size",
+                           "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet", "--n_workers", "2"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    evaluations = run["evaluations"]
+    assert len({e["job"] for e in evaluations}) == len(evaluations) >= 4  # every job told once
+    workers = {e["worker"]["pid"] for e in evaluations}
+    assert len(workers) == 2
+    spans = sorted((e["worker"]["start"], e["worker"]["end"], e["worker"]["pid"]) for e in evaluations)
+    assert any(a[1] > b[0] and a[2] != b[2] for a, b in zip(spans, spans[1:]))  # the two workers overlap in time
+    assert run["best"]["constraints_met"] and max(e["time"] for e in evaluations) <= 20
+
+
+def test_an_unreachable_scheduler_is_one_line_exit_2(tiny_data, tmp_path):
+    done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
+                           "--constraint_min_precision", "0.1", "--max_time", "20", "--data_dir", str(tiny_data),
+                           "--output_dir", str(tmp_path), "--scheduler_address", "tcp://127.0.0.1:9",
+                           "--connect_timeout", "2"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "no Dask worker reachable" in lines[-1] and "Traceback" not in done.stderr
+
+
+def descendants(pid):
+    """Process ids below pid (from /proc: no extra dependency)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def worker_pids(pid):
+    def cmdline(p):
+        try:
+            return (Path("/proc") / str(p) / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+    return [p for p in descendants(pid) if "spawn_main" in cmdline(p) and "resource_tracker" not in cmdline(p)]
+
+
+def test_a_worker_killed_mid_job_is_a_crashed_job_and_the_run_goes_on(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=30, size=16)
+    out = tmp_path / "out"
+    search = subprocess.Popen([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e5",
+                               "--constraint_min_precision", "0.1", "--max_time", "25", "--max_budget", "20",
+                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
+                               "--n_workers", "2"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        started = time.monotonic()
+        while not list(out.glob("automl_run_*.json")) and time.monotonic() - started < 120:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        victims = worker_pids(search.pid)
+        assert victims, "no worker process found"
+        os.kill(victims[0], signal.SIGKILL)
+        _, stderr = search.communicate(timeout=180)
+    finally:
+        search.kill()
+    assert search.returncode in (0, 3), stderr[-2000:]
+    run = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    statuses = [e["status"] for e in run["evaluations"]]
+    assert "crashed" in statuses and "ok" in statuses and run["finished"]
+    assert len({e["job"] for e in run["evaluations"]}) == len(statuses)
