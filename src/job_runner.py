@@ -28,21 +28,27 @@ def job_spec(config: dict, budget: int, checkpoint_in: Path | None, checkpoint_o
             "data_dir": data_dir, "seed": seed, "max_budget": max_budget, "device": device, "threads": threads}
 
 
-def _target(spec: dict[str, Any]) -> Target:
-    key = (spec["data_dir"], spec["seed"], spec["max_budget"], spec["device"])
+def prepare_worker(data_dir: str, seed: int, max_budget: int, device: str, threads: int | None) -> str:
+    """Load the dataset into this worker (once) and set its torch threads; run on every worker before the
+    search's clock starts, so that the first jobs do not pay for it. Returns the host name."""
+    if threads:
+        torch.set_num_threads(threads)
+    key = (data_dir, seed, max_budget, device)
     if key not in _TARGETS:
-        data_dir = Path(spec["data_dir"])
-        ensure_data(data_dir)
-        train, _ = load_dataset(data_dir)
-        _TARGETS[key] = Target(train, seed=spec["seed"], max_budget=spec["max_budget"], device=spec["device"])
-    return _TARGETS[key]
+        ensure_data(Path(data_dir))
+        train, _ = load_dataset(Path(data_dir))
+        _TARGETS[key] = Target(train, seed=seed, max_budget=max_budget, device=device)
+    return socket.gethostname()
+
+
+def _target(spec: dict[str, Any]) -> Target:
+    prepare_worker(spec["data_dir"], spec["seed"], spec["max_budget"], spec["device"], spec["threads"])
+    return _TARGETS[(spec["data_dir"], spec["seed"], spec["max_budget"], spec["device"])]
 
 
 def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     """Train and measure one job; never raises for a failed training (the result says so)."""
     started = time.time()
-    if spec["threads"]:
-        torch.set_num_threads(spec["threads"])
     target = _target(spec)
     deadline = time.monotonic() + (spec["deadline"] - time.time())
     checkpoint_in = None if spec["checkpoint_in"] is None else Path(spec["checkpoint_in"])

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable
 
 from EA import Job
-from job_runner import run_job
+from job_runner import prepare_worker, run_job
 from member import CRASHED
 from search_run import RESERVE_SECONDS, SearchRunner
 
@@ -26,9 +26,10 @@ SpecOf = Callable[[Job, float], dict]  # a job and the wall-clock deadline -> th
 class ParallelSearchRunner(SearchRunner):
     """SearchRunner's bookkeeping (cost model, files, checkpoints) with many jobs in flight on a Dask client."""
 
-    def __init__(self, optimizer, target, recorder, cost_model, client, spec_of: SpecOf, **kwargs: Any):
+    def __init__(self, optimizer, target, recorder, cost_model, client, spec_of: SpecOf, worker_setup: dict,
+                 **kwargs: Any):
         super().__init__(optimizer, target, recorder, cost_model, **kwargs)
-        self.client, self.spec_of = client, spec_of
+        self.client, self.spec_of, self.worker_setup = client, spec_of, worker_setup
 
     def slots(self) -> int:
         """Threads of the workers connected now (one job per worker thread)."""
@@ -38,6 +39,7 @@ class ParallelSearchRunner(SearchRunner):
         """Search until the time is up; True if interrupted. Finished evaluations are in the files either way."""
         from dask.distributed import wait
 
+        self.client.run(prepare_worker, **self.worker_setup)  # workers that join later prepare on their first job
         start = time.monotonic() - self.time_offset
         deadline = start + self.max_time - RESERVE_SECONDS
         wall_deadline = time.time() + (deadline - time.monotonic())

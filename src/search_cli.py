@@ -209,14 +209,18 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
             f"Measure it on the test set with: python src/main.py -c {files.opt_cfg_copy} -t")
 
 
-def job_spec_of(settings: dict[str, Any]) -> Callable:
-    """How the driver describes a job to a worker: plain data, absolute paths, the wall-clock deadline."""
-    threads = threads_per_worker(settings, settings.get("threads"))
-    data_dir = str(absolute(Path(settings["data_dir"])))
+def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:
+    """What every worker needs before its first job: the dataset (absolute path), seed, budget, device, threads."""
+    return {"data_dir": str(absolute(Path(settings["data_dir"]))), "seed": settings["seed"],
+            "max_budget": settings["max_budget"], "device": settings["device"],
+            "threads": threads_per_worker(settings, settings.get("threads"))}
 
+
+def job_spec_of(setup: dict[str, Any]) -> Callable:
+    """How the driver describes a job to a worker: plain data, absolute paths, the wall-clock deadline."""
     def spec_of(job, wall_deadline: float) -> dict:
         return job_spec(job.config, job.budget, absolute(job.checkpoint_in), absolute(job.checkpoint_out),
-                        wall_deadline, data_dir, settings["seed"], settings["max_budget"], settings["device"], threads)
+                        wall_deadline, **setup)
     return spec_of
 
 
@@ -244,8 +248,9 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
         if record is not None:
             raise UsageError("--resume of a search on Dask workers is not supported yet")
         with connect(settings) as client:
+            setup = worker_setup(settings)
             runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.cost_model, client,
-                                          job_spec_of(settings), **options)
+                                          job_spec_of(setup), setup, **options)
             interrupted = runner.run()
     else:
         runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model, **options)

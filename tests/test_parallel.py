@@ -128,3 +128,38 @@ def test_a_worker_killed_mid_job_is_a_crashed_job_and_the_run_goes_on(tmp_path):
     statuses = [e["status"] for e in run["evaluations"]]
     assert "crashed" in statuses and "ok" in statuses and run["finished"]
     assert len({e["job"] for e in run["evaluations"]}) == len(statuses)
+
+
+def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
+    dask = str(Path(sys.executable).parent / "dask")
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": REPO_ROOT}
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", str(scheduler_file)], **quiet)]
+    try:
+        started = time.monotonic()
+        while not scheduler_file.exists() and time.monotonic() - started < 60:
+            time.sleep(0.2)
+        for _ in range(2):
+            processes.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
+                                               "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
+        data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+        out = tmp_path / "out"
+        done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
+                               "--constraint_min_precision", "0.1", "--max_time", "20", "--max_budget", "9",
+                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
+                               "--scheduler_file", str(scheduler_file), "--connect_timeout", "60"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert done.returncode == 0, done.stderr[-2000:]
+    evaluations = json.loads(next(out.glob("automl_run_*.json")).read_text())["evaluations"]
+    assert len({e["worker"]["pid"] for e in evaluations}) == 2
+    assert len({e["job"] for e in evaluations}) == len(evaluations) >= 4
