@@ -158,7 +158,8 @@ def comparison_section(comparison: Path, prefix: str) -> str:
     test_csv = comparison / "test" / "test_results.csv"
     text = (f"## EA with Hyperband, plain EA and random search at ({short_number(runs[0].max_size)}, "
             f"{runs[0].min_precision}): {end:.0f} s, seeds {seeds}\n\n"
-            f"The runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`). Best feasible "
+            f"The runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`, made on "
+            f"{', '.join(sorted({run_date(r) for r in runs}))}, 2 torch threads, one search at a time). Best feasible "
             "validation top-3 by time, median over the seeds that have one by then:\n\n"
             + markdown(curves.reset_index()) + "\n" + figure_links(prefix, []))
     single = comparison / "summary_test.csv"
