@@ -14,7 +14,7 @@ from typing import Any, Callable
 from EA import Job
 from job_runner import prepare_worker, run_job
 from member import CRASHED
-from search_run import RESERVE_SECONDS, SearchRunner
+from search_run import RESERVE_SECONDS, ResumeError, SearchRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,25 @@ class ParallelSearchRunner(SearchRunner):
                  **kwargs: Any):
         super().__init__(optimizer, target, recorder, cost_model, **kwargs)
         self.client, self.spec_of, self.worker_setup = client, spec_of, worker_setup
+        self.rerun: list[Job] = []  # asked by a stopped run and never told: they go first when it resumes
+
+    def replay_events(self, record: dict[str, Any]) -> None:
+        """Replay a stopped run's asks and tells in their order through a fresh optimizer with the same seed (it
+        must ask for the same jobs); the jobs it asked and never heard of again are run first."""
+        by_job = {entry["job"]: entry for entry in record["evaluations"]}
+        asked: dict[int, Job] = {}
+        for event in record.get("events", []):
+            if "ask" in event:
+                job = self.optimizer.ask()
+                if job.id != event["ask"] or job.member.id != event["member"] or job.budget != event["budget"]:
+                    raise ResumeError(f"job {event['ask']} does not replay (member {event['member']}, budget "
+                                      f"{event['budget']}); was the run made with other code or settings?")
+                asked[job.id] = job
+                self.recorder.asked(job, self.optimizer)
+            else:
+                self._tell_recorded(asked.pop(event["tell"]), by_job[event["tell"]])
+        self.rerun = list(asked.values())
+        self.time_offset = record["evaluations"][-1]["time"] if record["evaluations"] else 0.0
 
     def slots(self) -> int:
         """Threads of the workers connected now (one job per worker thread)."""
@@ -48,7 +67,7 @@ class ParallelSearchRunner(SearchRunner):
         try:
             while True:
                 while asking and time.monotonic() < deadline and len(in_flight) < self.slots():
-                    job = self._next_job()
+                    job = self.rerun.pop(0) if self.rerun else self._asked_job()
                     if job is None:
                         asking = False
                         break
@@ -69,6 +88,13 @@ class ParallelSearchRunner(SearchRunner):
             log.warning("interrupted: cancelling %d jobs, writing what is known", len(in_flight))
             self.client.cancel(list(in_flight))
         return interrupted
+
+    def _asked_job(self) -> Job | None:
+        """The optimizer's next job (None: the run should end), logged before it leaves for a worker."""
+        job = self._next_job()
+        if job is not None:
+            self.recorder.asked(job, self.optimizer)
+        return job
 
     def _finish(self, future, job: Job, start: float) -> None:
         if future.status == "error":

@@ -245,12 +245,14 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
     options = {"max_time": settings["max_time"], "keep_checkpoints": settings["keep_checkpoints"], "quiet": args.quiet}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if wants_cluster(settings):
-        if record is not None:
-            raise UsageError("--resume of a search on Dask workers is not supported yet")
         with connect(settings) as client:
             setup = worker_setup(settings)
             runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.cost_model, client,
                                           job_spec_of(setup), setup, **options)
+            if record is not None:
+                runner.replay_events(record)
+                log.info("resumed after %d evaluations and %.0f s; %d jobs asked and never finished run again",
+                         len(record["evaluations"]), runner.time_offset, len(runner.rerun))
             interrupted = runner.run()
     else:
         runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model, **options)

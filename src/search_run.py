@@ -84,13 +84,21 @@ class RunRecorder:
         self.files, self.settings, self.min_precision = files, settings, min_precision
         self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
+        self.events: list[dict[str, int]] = []  # with workers: every ask and every tell, in arrival order
         self.rows: list[dict[str, Any]] = []
         self.epochs_trained = 0
         self.best_feasible = float("nan")
 
+    def asked(self, job: Job, optimizer: Optimizer) -> None:
+        """A job handed to a worker (logged, so that a resumed run replays the asks in their order)."""
+        self.events.append({"ask": job.id, "member": job.member.id, "budget": job.budget})
+        self.write(optimizer, final=False)
+
     def record(self, job: Job, result: dict[str, Any], epochs_this_call: int, elapsed: float,
                optimizer: Optimizer) -> None:
         self.epochs_trained += epochs_this_call
+        if self.events:
+            self.events.append({"tell": job.id, "evaluation": len(self.evaluations)})
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "parents": list(job.member.parents), "configuration": job.config, "budget": job.budget,
                  "bracket": job.bracket, "rung": job.rung, "epochs_this_call": epochs_this_call,
@@ -123,7 +131,8 @@ class RunRecorder:
         best = self.best(optimizer)
         atomic_write_json(self.files.run_json, {"settings": self.settings, "finished": final,
                                                 "interrupted": interrupted, "warnings": self.warnings,
-                                                "best": best, "evaluations": self.evaluations})
+                                                "best": best, "evaluations": self.evaluations,
+                                                **({"events": self.events} if self.events else {})})
         atomic_write_text(self.files.csv, pd.DataFrame(self.rows).to_csv(index=False))
         if best is not None:
             atomic_write_json(self.files.opt_cfg, best["configuration"])
@@ -191,15 +200,21 @@ class SearchRunner:
             if job is None or job.member.id != entry["member"] or job.budget != entry["budget"]:
                 raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
                                   f"budget {entry['budget']}); was the run made with other code or settings?")
-            if job.checkpoint_in is not None and not job.checkpoint_in.exists():
-                job.checkpoint_in = None
-            result = {k: entry[k] for k in RESULT_KEYS}
-            epochs = entry["epochs_this_call"]
-            self._learn(job, result, epochs)
-            self.optimizer.tell(job, result)
-            self.recorder.record(job, result, epochs, entry["time"], self.optimizer)
-            self.optimizer.obsolete_checkpoints()
+            self._tell_recorded(job, entry)
         self.time_offset = evaluations[-1]["time"] if evaluations else 0.0
+
+    def _tell_recorded(self, job: Job, entry: dict[str, Any]) -> None:
+        """Tell the optimizer (and the files) a result recorded by the stopped run."""
+        if job.checkpoint_in is not None and not job.checkpoint_in.exists():
+            job.checkpoint_in = None
+        result = {k: entry[k] for k in RESULT_KEYS}
+        if "worker" in entry:
+            result["worker"] = entry["worker"]
+        epochs = entry["epochs_this_call"]
+        self._learn(job, result, epochs)
+        self.optimizer.tell(job, result)
+        self.recorder.record(job, result, epochs, entry["time"], self.optimizer)
+        self.optimizer.obsolete_checkpoints()
 
     def run(self) -> bool:
         """Search until the time is up; True if interrupted (Ctrl-C or SIGTERM). Files stay valid either way."""

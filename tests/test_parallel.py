@@ -149,7 +149,7 @@ def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
         done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
                                "--constraint_min_precision", "0.1", "--max_time", "20", "--max_budget", "9",
                                "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
-                               "--scheduler_file", str(scheduler_file), "--connect_timeout", "60"],
+                               "--scheduler_file", str(scheduler_file), "--connect_timeout", "60", "--threads", "1"],
                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     finally:
         for process in reversed(processes):
@@ -163,3 +163,34 @@ def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
     evaluations = json.loads(next(out.glob("automl_run_*.json")).read_text())["evaluations"]
     assert len({e["worker"]["pid"] for e in evaluations}) == 2
     assert len({e["job"] for e in evaluations}) == len(evaluations) >= 4
+
+
+def test_driver_killed_with_jobs_in_flight_then_resumed(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=20, size=16)
+    out = tmp_path / "out"
+    search = subprocess.Popen([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e5",
+                               "--constraint_min_precision", "0.1", "--max_time", "40", "--max_budget", "9",
+                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
+                               "--n_workers", "2"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        started = time.monotonic()
+        record = {}
+        while len(record.get("evaluations", [])) < 3 and time.monotonic() - started < 120:
+            time.sleep(0.3)
+            path = next(out.glob("automl_run_*.json"), None)
+            record = json.loads(path.read_text()) if path else {}
+    finally:
+        os.killpg(search.pid, signal.SIGKILL)  # the driver and its workers, as a crash of the machine would
+        search.wait()
+    before = json.loads(path.read_text())
+    told = {e["tell"] for e in before["events"] if "tell" in e}
+    in_flight = [e["ask"] for e in before["events"] if "ask" in e and e["ask"] not in told]
+    assert in_flight, "the driver was killed with no job in flight"
+    done = subprocess.run([sys.executable, "src/AutoML.py", "--resume", str(path), "--quiet"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode in (0, 3), done.stderr[-2000:]
+    after = json.loads(path.read_text())
+    assert after["evaluations"][:len(before["evaluations"])] == before["evaluations"]
+    jobs = [e["job"] for e in after["evaluations"]]
+    assert len(jobs) == len(set(jobs)) and set(in_flight) <= set(jobs)
