@@ -21,6 +21,13 @@ def make_async(tmp_path, **kw):
     return AsyncEvolution(SPACE, fit_into(2 * 10**7), size_of, 0.2, **args)
 
 
+def search_command(data, out, max_size, max_time, max_budget, *extra):
+    """AutoML.py on a small generated dataset with a small population, quiet, and the given extra flags."""
+    return [sys.executable, "src/AutoML.py", "--constraint_max_model_size", max_size, "--constraint_min_precision",
+            "0.1", "--max_time", max_time, "--max_budget", max_budget, "--pop_size", "4", "--data_dir", str(data),
+            "--output_dir", str(out), "--quiet", *extra]
+
+
 def test_the_portfolio_opens_at_max_budget_then_new_members_start_at_the_lowest(tmp_path):
     ea = make_async(tmp_path)
     jobs = [ea.ask() for _ in range(4)]  # four free slots at once: every ask is answered
@@ -53,10 +60,8 @@ def test_a_crashed_job_is_never_promoted(tmp_path):
 def test_search_on_a_local_cluster_of_two_processes(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
-                           "--constraint_min_precision", "0.1", "--max_time", "20", "--max_budget", "9", "--pop_size",
-                           "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet", "--n_workers", "2"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(search_command(data, out, "2e4", "20", "9", "--n_workers", "2"), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     run = json.loads(next(out.glob("automl_run_*.json")).read_text())
     evaluations = run["evaluations"]
@@ -107,10 +112,7 @@ def worker_pids(pid):
 def test_a_worker_killed_mid_job_is_a_crashed_job_and_the_run_goes_on(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=30, size=16)
     out = tmp_path / "out"
-    search = subprocess.Popen([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e5",
-                               "--constraint_min_precision", "0.1", "--max_time", "25", "--max_budget", "20",
-                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
-                               "--n_workers", "2"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    search = subprocess.Popen(search_command(data, out, "2e5", "25", "20", "--n_workers", "2"), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     try:
         started = time.monotonic()
@@ -146,10 +148,8 @@ def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
                                                "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
         data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
         out = tmp_path / "out"
-        done = subprocess.run([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4",
-                               "--constraint_min_precision", "0.1", "--max_time", "20", "--max_budget", "9",
-                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
-                               "--scheduler_file", str(scheduler_file), "--connect_timeout", "60", "--threads", "1"],
+        done = subprocess.run(search_command(data, out, "2e4", "20", "9", "--scheduler_file", str(scheduler_file),
+                                             "--connect_timeout", "60", "--threads", "1"),
                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     finally:
         for process in reversed(processes):
@@ -168,10 +168,8 @@ def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
 def test_driver_killed_with_jobs_in_flight_then_resumed(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=20, size=16)
     out = tmp_path / "out"
-    search = subprocess.Popen([sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e5",
-                               "--constraint_min_precision", "0.1", "--max_time", "40", "--max_budget", "9",
-                               "--pop_size", "4", "--data_dir", str(data), "--output_dir", str(out), "--quiet",
-                               "--n_workers", "2"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+    search = subprocess.Popen(search_command(data, out, "2e5", "40", "9", "--n_workers", "2"), cwd=REPO_ROOT,
+                              stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         started = time.monotonic()
