@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from asha import Rungs
+from asha import Promotion, Rungs
 from hyperband import Bracket, BracketManager, bracket_epochs, max_bracket, rung_budgets
 from member import ABANDONED, CRASHED, OK, Member
 from ranking import positions, rank, rank_at, rank_key
@@ -23,6 +23,7 @@ from variation import crossover, mutate, sample, tournament
 Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
 SizeOf = Callable[[dict], int]
 EpochSeconds = Callable[[dict], float]  # predicted training seconds per epoch of budget
+JobSeconds = Callable[[Member, int, bool], float]  # predicted seconds of member to budget (continued or not)
 
 CROSSOVER_RATE = 0.5
 MAX_DUPLICATE_TRIES = 10
@@ -255,22 +256,27 @@ class AsyncEvolution(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, initial_configs: list[dict] = (),
-                 proven_configs: list[dict] = ()):
+                 proven_configs: list[dict] = (), job_seconds: JobSeconds | None = None):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial_configs)
         self.proven = deque(proven_configs)
         self.pop_size = pop_size
+        self.job_seconds = job_seconds
         s_max = max_bracket(min_budget, max_budget, eta)
         self.rungs = Rungs(rung_budgets(s_max, self.max_budget, eta), eta)
         self.population: list[Member] = []
 
     def ask(self, seconds_left: float | None = None) -> Job:
         """A job for a free slot, decided now; the member of a promotion is marked at once, so that no two
-        slots train it."""
+        slots train it. A promotion predicted to outlast seconds_left is passed over."""
         self.bracket_count += 1
         budgets = self.rungs.budgets
+
+        def in_time(promotion: Promotion) -> bool:
+            return (seconds_left is None or self.job_seconds is None
+                    or self.job_seconds(self.members[promotion.member], promotion.to_budget, True) <= seconds_left)
         if self.proven:
             return self._job(self._member(self.proven.popleft()), self.max_budget, len(budgets) - 1)
-        promotion = self.rungs.promotion()
+        promotion = self.rungs.promotion(in_time)
         if promotion is not None:
             member = self.members[promotion.member]
             return self._job(member, promotion.to_budget, budgets.index(promotion.to_budget))

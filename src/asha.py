@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 WORST = (-math.inf,)  # the key of a crashed job: below every measured result, and never promoted
 
@@ -50,12 +50,13 @@ class Rungs:
         ranked = sorted(rung, key=lambda member: (rung[member], -member), reverse=True)
         return [member for member in ranked[:count] if rung[member] != WORST]
 
-    def promotion(self) -> Promotion | None:
-        """The next promotion, scanning from the highest rung that has one above it down to the lowest; None:
-        nothing to promote (the slot should start a new member at the lowest budget)."""
+    def promotion(self, allowed: Callable[[Promotion], bool] = lambda promotion: True) -> Promotion | None:
+        """The next promotion, scanning from the highest rung that has one above it down to the lowest and
+        passing over those not `allowed` (e.g. predicted to outlast the run); None: nothing to promote (the slot
+        should start a new member at the lowest budget)."""
         for lower, upper in reversed(list(zip(self.budgets, self.budgets[1:]))):
             for member in self.top(lower):
-                if member not in self.promoted[lower]:
+                if member not in self.promoted[lower] and allowed(Promotion(member, lower, upper)):
                     self.promoted[lower].add(member)
                     return Promotion(member, lower, upper)
         return None

@@ -4,6 +4,7 @@ no Target or tensor travels with a job.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import time
@@ -12,11 +13,14 @@ from typing import Any
 
 import torch
 
-from data import load_dataset
-from prepare_data import ensure_data
+from data import DataError, load_dataset
+from prepare_data import DataPreparationError, ensure_data
 from target import Target
+from utils import where_and_when
 
 _TARGETS: dict[tuple, Target] = {}
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+MALLOC_THRESHOLDS = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 64 * 2**20}  # glibc's adaptive maximum
 
 
 def job_spec(config: dict, budget: int, checkpoint_in: Path | None, checkpoint_out: Path | None, deadline: float,
@@ -28,6 +32,19 @@ def job_spec(config: dict, budget: int, checkpoint_in: Path | None, checkpoint_o
             "data_dir": data_dir, "seed": seed, "max_budget": max_budget, "device": device, "threads": threads}
 
 
+def undo_malloc_trim() -> bool:
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns glibc's adaptive mmap threshold
+    off: every tensor over 128 KiB is then mapped and unmapped anew and training runs about twice as slowly.
+    Raise both thresholds to glibc's adaptive maximum; True if done (glibc only)."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return all(libc.mallopt(parameter, value) == 1 for parameter, value in MALLOC_THRESHOLDS.items())
+
+
 def prepare_worker(data_dir: str, seed: int, max_budget: int, device: str, threads: int | None) -> str:
     """Load the dataset into this worker (once) and set its torch threads; run on every worker before the
     search's clock starts, so that the first jobs do not pay for it. Returns the host name."""
@@ -35,8 +52,13 @@ def prepare_worker(data_dir: str, seed: int, max_budget: int, device: str, threa
         torch.set_num_threads(threads)
     key = (data_dir, seed, max_budget, device)
     if key not in _TARGETS:
-        ensure_data(Path(data_dir))
-        train, _ = load_dataset(Path(data_dir))
+        undo_malloc_trim()
+        try:
+            ensure_data(Path(data_dir))
+            train, _ = load_dataset(Path(data_dir))
+        except (DataPreparationError, DataError, OSError) as error:
+            raise DataPreparationError(f"a worker on {socket.gethostname()} cannot use the data: {error} (workers "
+                                       "need the driver's --data_dir path on a file system they share)") from None
         _TARGETS[key] = Target(train, seed=seed, max_budget=max_budget, device=device)
     return socket.gethostname()
 
@@ -59,5 +81,5 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
     result = target(spec["config"], spec["budget"], checkpoint_in=checkpoint_in, checkpoint_out=checkpoint_out,
                      deadline=deadline).to_dict()
     result.pop("confusion", None)
-    result["worker"] = {"host": socket.gethostname(), "pid": os.getpid(), "start": started, "end": time.time()}
+    result["worker"] = where_and_when(started)
     return result

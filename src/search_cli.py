@@ -3,25 +3,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import numpy as np
 
+from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from data import DataError, class_warnings, load_dataset
-from cluster import absolute, add_cluster_arguments, connect, threads_per_worker, wants_cluster
+from cluster import CLUSTER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
 from EA import AsyncEvolution, EvolutionaryHyperband, RandomSearch
 from job_runner import job_spec
 from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
-from repair import repair, smallest_model_macs, smallest_model_size
-from search_run import ResumeError, RunFiles, RunRecorder, SearchRunner, training_seconds
+from repair import smallest_model_size
+from search_run import RESERVE_SECONDS, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
@@ -29,9 +29,6 @@ from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_p
 
 log = logging.getLogger("automl")
 
-EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take this share of --max_time ...
-MIN_EVALUATION_SECONDS = 60.0  # ... or at least this (the portfolio's CNNs need about 45 s on 2 CPU cores) ...
-MAX_EVALUATION_SHARE = 0.3  # ... but never more than this share of a short run
 EXIT_NOT_MET, EXIT_INTERRUPTED = 3, 130
 
 
@@ -108,9 +105,10 @@ def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
 
 
 class Search:
-    """Everything one run needs, built from its settings (the same for a new run and a resumed one)."""
+    """Everything one run needs, built from its settings (the same for a new run and a resumed one); `workers`
+    is how many jobs run side by side, which the budget policy plans with."""
 
-    def __init__(self, s: dict[str, Any], info: str):
+    def __init__(self, s: dict[str, Any], info: str, workers: int = 1):
         ensure_data(Path(s["data_dir"]))
         train, _ = load_dataset(Path(s["data_dir"]))
         self.warnings = class_warnings(train)
@@ -121,14 +119,14 @@ class Search:
         if self.max_size < smallest:
             raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
                              f"search space can build for this data ({smallest} parameters)")
-        self.cost_model = CostModel(PRIORS[self.target.device.type])
-        self.images_per_evaluation = self.target.images_per_epoch * s["max_budget"]  # at max_budget
+        self.policy = BudgetPolicy(CostModel(PRIORS[self.target.device.type]), self.target, s["max_time"],
+                                   s["max_budget"], workers)
         self.files = RunFiles(Path(s["output_dir"]), info)
         self.optimizer = self._optimizer(s, shape, classes)
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of = self.target.model_size
-        fit = self._fitter(s, shape, classes)
+        fit = self.policy.fitter(SPACE, shape, classes, self.max_size)
         if s["algorithm"] == "random":
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
                                 None, self._initial_configs(s))
@@ -139,61 +137,26 @@ class Search:
                 SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
                 min_budget=s["min_budget"] if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
                 eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints,
-                initial_configs=self._initial_configs(s), proven_configs=portfolio)
+                initial_configs=self._initial_configs(s),
+                proven_configs=self.policy.opening(portfolio, s["max_time"] - RESERVE_SECONDS),
+                job_seconds=self.policy.job_seconds)
         return EvolutionaryHyperband(
             SPACE, fit, size_of, s["constraint_min_precision"],
             pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
             min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
             checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s),
-            proven_configs=portfolio, epoch_seconds=self._epoch_seconds)
-
-    def _epoch_seconds(self, config: dict) -> float:
-        """Predicted seconds for one epoch of budget (all folds), from the costs learned so far."""
-        return training_seconds(self.cost_model, self.target, config, 1, evaluations=0)
+            proven_configs=portfolio, epoch_seconds=self.policy.epoch_seconds)
 
     def _initial_configs(self, s: dict[str, Any]) -> list[dict]:
         """The default configuration, when it fits the size constraint and, where it is trained straight to
         max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
         if self.target.model_size(DEFAULT_CONFIG) > self.max_size:
             return []
-        seconds = training_seconds(self.cost_model, self.target, DEFAULT_CONFIG, s["max_budget"])
-        if (s["algorithm"] == "ea" and s["hyperband"]) or seconds <= s["max_time"]:
+        if (s["algorithm"] == "ea" and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
             return [dict(DEFAULT_CONFIG)]
         log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
-                 s["max_budget"], seconds)
+                 s["max_budget"], self.policy.training_seconds(DEFAULT_CONFIG, s["max_budget"]))
         return []
-
-    def _fitter(self, s: dict[str, Any], shape, classes) -> Callable:
-        """Repair into the size constraint and into an affordable training cost (the same for every method)."""
-        cheapest = smallest_model_macs(SPACE, shape, classes)
-
-        def fit(config: dict, rng: np.random.Generator) -> dict:
-            seconds = evaluation_seconds(s["max_time"])
-            config = affordable_batch(config, self.cost_model.min_batch_size(seconds, self.images_per_evaluation))
-
-            def affordable(candidate: Mapping[str, Any]) -> bool:
-                """Trains to max_budget within the allowance, or is as cheap as the cheapest network of the space."""
-                return (self.target.model_macs(candidate) <= cheapest
-                        or training_seconds(self.cost_model, self.target, candidate, s["max_budget"]) <= seconds)
-            try:
-                return repair(config, SPACE, shape, classes, self.max_size, affordable, rng)
-            except ValueError:
-                log.debug("no network fits both the size and %.0f s of training; size alone", seconds)
-            return repair(config, SPACE, shape, classes, self.max_size, None, rng)
-        return fit
-
-
-def evaluation_seconds(max_time: float) -> float:
-    """How long one evaluation at max_budget may take: a tenth of the run, but at least a minute while that is
-    under 30 % of it, so that a short run trains a few networks that can learn rather than many that cannot."""
-    return min(MAX_EVALUATION_SHARE * max_time, max(EVALUATION_SHARE * max_time, MIN_EVALUATION_SECONDS))
-
-
-def affordable_batch(config: dict, min_batch_size: float) -> dict:
-    """The configuration with its batch size raised to min_batch_size (within the space): below it, the
-    optimizer steps alone would take most of an evaluation's time, whatever the network."""
-    smallest = min(math.ceil(min_batch_size), SPACE["batch_size"].upper)
-    return config if config["batch_size"] >= smallest else {**config, "batch_size": smallest}
 
 
 def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]) -> str:
@@ -228,26 +191,39 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def resumed_settings(args: argparse.Namespace, record: Any) -> dict[str, Any]:
+    """A stopped run's settings, in the folder where its file is now (even if it was moved since); cluster
+    flags given with --resume replace the recorded ones (a run on workers may resume on other workers)."""
+    if not isinstance(record, dict) or "settings" not in record:
+        raise UsageError(f"{args.resume}: not an automl_run_*.json file")
+    settings = {**record["settings"], "output_dir": str(args.resume.parent)}
+    given = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if getattr(args, flag) is not None}
+    if given.keys() - {"connect_timeout"}:
+        if not wants_cluster(settings):
+            raise UsageError(f"{args.resume}: a run made in one process resumes in one process; drop "
+                             + ", ".join(f"--{flag}" for flag in given))
+        settings.update({flag: None for flag in CLUSTER_FLAGS[:-1]})
+    return {**settings, **given}
+
+
 def run(args: argparse.Namespace, algorithm: str) -> int:
     if args.resume is not None:
         record = read_json(args.resume)
-        if not isinstance(record, dict) or "settings" not in record:
-            raise UsageError(f"{args.resume}: not an automl_run_*.json file")
-        # The run continues where its file is now, even if its folder was moved since.
-        settings = {**record["settings"], "output_dir": str(args.resume.parent)}
+        settings = resumed_settings(args, record)
         info = args.resume.stem.removeprefix("automl_run_")
     else:
         settings, record = settings_from(args, algorithm), None
         check_settings(settings)
         info = run_info(settings, datetime.now())
-    search = Search(settings, info)
-    recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"], search.warnings)
     options = {"max_time": settings["max_time"], "keep_checkpoints": settings["keep_checkpoints"], "quiet": args.quiet}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if wants_cluster(settings):
         with connect(settings) as client:
+            # The plan depends on how many jobs run side by side: fixed when the run starts, kept on resume.
+            settings["planned_workers"] = settings.get("planned_workers") or slots(client)
+            search, recorder = _search(settings, info)
             setup = worker_setup(settings)
-            runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.cost_model, client,
+            runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.policy, client,
                                           job_spec_of(setup), setup, **options)
             if record is not None:
                 runner.replay_events(record)
@@ -255,7 +231,8 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
                          len(record["evaluations"]), runner.time_offset, len(runner.rerun))
             interrupted = runner.run()
     else:
-        runner = SearchRunner(search.optimizer, search.target, recorder, search.cost_model, **options)
+        search, recorder = _search(settings, info)
+        runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
         if record is not None:
             runner.replay(record["evaluations"])
             log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
@@ -265,6 +242,11 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if best is not None and best["constraints_met"] else EXIT_NOT_MET
+
+
+def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
+    search = Search(settings, info, settings.get("planned_workers") or 1)
+    return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.warnings)
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:

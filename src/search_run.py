@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from budget_policy import BudgetPolicy
 from EA import Job
 from member import ABANDONED, OK, Member
 from ranking import final_choice, is_feasible
 from target import Target
-from utils import atomic_write_json, atomic_write_text
+from utils import atomic_write_json, atomic_write_text, where_and_when
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,11 @@ class RunRecorder:
         self.epochs_trained = 0
         self.best_feasible = float("nan")
 
-    def asked(self, job: Job, optimizer: Optimizer) -> None:
-        """A job handed to a worker (logged, so that a resumed run replays the asks in their order)."""
-        self.events.append({"ask": job.id, "member": job.member.id, "budget": job.budget})
+    def asked(self, job: Job, optimizer: Optimizer, seconds_left: float | None) -> None:
+        """A job handed to a worker, and the time left the optimizer planned it with (logged, so that a resumed
+        run replays the asks in their order and with the same plans)."""
+        self.events.append({"ask": job.id, "member": job.member.id, "budget": job.budget,
+                            "seconds_left": seconds_left})
         self.write(optimizer, final=False)
 
     def record(self, job: Job, result: dict[str, Any], epochs_this_call: int, elapsed: float,
@@ -140,20 +143,13 @@ class RunRecorder:
         return best
 
 
-def training_seconds(cost_model, target: Target, config: dict[str, Any], epochs: int,
-                     evaluations: float = 1.0) -> float:
-    """Seconds the cost model predicts for training config for `epochs` epochs (all folds) on target."""
-    return cost_model.seconds(target.model_work(config), target.images_per_epoch * epochs, config["batch_size"],
-                              evaluations)
-
-
 class SearchRunner:
-    """The loop: ask, train within the deadline, tell, record; the cost model learns from every result."""
+    """The loop: ask, train within the deadline, tell, record; the budget policy learns from every result."""
 
-    def __init__(self, optimizer: Optimizer, target: Target, recorder: RunRecorder, cost_model, *,
+    def __init__(self, optimizer: Optimizer, target: Target, recorder: RunRecorder, policy: BudgetPolicy, *,
                  max_time: float, keep_checkpoints: bool = False, quiet: bool = False):
         self.optimizer, self.target, self.recorder = optimizer, target, recorder
-        self.cost_model, self.max_time = cost_model, max_time
+        self.policy, self.max_time = policy, max_time
         self.keep_checkpoints, self.quiet = keep_checkpoints, quiet
         self.time_offset = 0.0
 
@@ -161,16 +157,11 @@ class SearchRunner:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
 
     def _predicted_seconds(self, job: Job) -> float:
-        """Training time of a job: at the member's measured speed when it has one, else by the cost model."""
-        epochs = self._epochs_this_call(job, job.budget)
-        if job.member.seconds_per_epoch:
-            return job.member.seconds_per_epoch * epochs
-        return training_seconds(self.cost_model, self.target, job.config, epochs)
+        return self.policy.job_seconds(job.member, job.budget, job.checkpoint_in is not None)
 
-    def _next_job(self) -> Job | None:
+    def _next_job(self, left: float) -> Job | None:
         """The optimizer's next job, or None to end the run early: a job predicted to outlast the time left is
         not started, since the deadline would cut it off and its training would be lost."""
-        left = self._seconds_left()
         job = self.optimizer.ask(left)
         if job is None or len(self.recorder.evaluations) < TRUSTED_AFTER:
             return job
@@ -183,9 +174,7 @@ class SearchRunner:
 
     def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
         if result["status"] == OK:
-            images = self.target.images_per_epoch * epochs_this_call
-            self.cost_model.observe(self.target.model_work(job.config), images, job.config["batch_size"],
-                                    result["train_seconds"])
+            self.policy.observe(job.config, epochs_this_call, result["train_seconds"])
 
     def _seconds_left(self) -> float:
         """Search time left after the last recorded evaluation: what the optimizer plans with. It is taken from
@@ -225,7 +214,7 @@ class SearchRunner:
         interrupted = False
         try:
             while time.monotonic() < deadline:
-                job = self._next_job()
+                job = self._next_job(self._seconds_left())
                 if job is None:
                     break
                 if not self._run_job(job, start, deadline):
@@ -240,8 +229,10 @@ class SearchRunner:
         return interrupted
 
     def _run_job(self, job: Job, start: float, deadline: float) -> bool:
+        started = time.time()
         result = self.target(job.config, job.budget, checkpoint_in=job.checkpoint_in,
                              checkpoint_out=job.checkpoint_out, deadline=deadline).to_dict()
+        result["worker"] = where_and_when(started)
         if result["status"] == "stopped":
             log.info("deadline reached while training member %d to %d epochs", job.member.id, job.budget)
             return False

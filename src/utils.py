@@ -5,8 +5,10 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -63,6 +65,11 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         fail(message, self.prog)
+
+
+def where_and_when(started: float) -> dict[str, Any]:
+    """Which process ran a job (host, pid) and when (wall-clock start and end): for slot utilisation."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": started, "end": time.time()}
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:

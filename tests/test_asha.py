@@ -70,3 +70,12 @@ def test_a_crashed_job_ranks_worst_and_is_never_promoted():
 def test_eta_must_exceed_one():
     with pytest.raises(ValueError, match="eta"):
         Rungs([1, 2], eta=1)
+
+
+def test_a_promotion_that_is_not_allowed_is_passed_over_and_stays_available():
+    rungs = Rungs([2, 6, 18], eta=3)
+    for member, accuracy in enumerate([0.5, 0.9, 0.6]):
+        rungs.report(member, 2, key(accuracy))
+        rungs.report(member, 6, key(accuracy))
+    assert rungs.promotion(lambda p: p.to_budget < 18) == Promotion(1, 2, 6)  # 6 -> 18 would not fit the time
+    assert rungs.promotion() == Promotion(1, 6, 18)

@@ -1,4 +1,5 @@
 """The search on Dask workers: the asynchronous optimizer (pure, with a fake target) and a real LocalCluster."""
+import contextlib
 import json
 import os
 import signal
@@ -46,6 +47,18 @@ def test_a_rung_promotes_its_best_once_it_has_eta_results(tmp_path):
     promoted = ea.ask()
     best = max(first, key=lambda j: j.member.result["top3_accuracy"])
     assert promoted.member is best.member and promoted.budget == 3 and promoted.checkpoint_in == best.checkpoint_out
+
+
+def test_a_promotion_predicted_to_outlast_the_time_left_gives_way_to_a_new_member(tmp_path):
+    seconds = {1: 0.0, 3: 20.0}  # a promotion to 3 epochs is predicted to take 20 s
+
+    def job_seconds(member, budget, continued):
+        return seconds[budget]
+    ea, target = make_async(tmp_path, proven_configs=[], job_seconds=job_seconds), FakeTarget()
+    for job in [ea.ask() for _ in range(3)]:
+        ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
+    assert ea.ask(seconds_left=10).budget == 1
+    assert ea.ask(seconds_left=30).budget == 3
 
 
 def test_a_crashed_job_is_never_promoted(tmp_path):
@@ -112,8 +125,8 @@ def worker_pids(pid):
 def test_a_worker_killed_mid_job_is_a_crashed_job_and_the_run_goes_on(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=30, size=16)
     out = tmp_path / "out"
-    search = subprocess.Popen(search_command(data, out, "2e5", "25", "20", "--n_workers", "2"), cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    search = subprocess.Popen(search_command(data, out, "2e5", "25", "20", "--n_workers", "2"), cwd=REPO_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = time.monotonic()
         while not list(out.glob("automl_run_*.json")) and time.monotonic() - started < 120:
@@ -192,3 +205,37 @@ def test_driver_killed_with_jobs_in_flight_then_resumed(tmp_path):
     assert after["evaluations"][:len(before["evaluations"])] == before["evaluations"]
     jobs = [e["job"] for e in after["evaluations"]]
     assert len(jobs) == len(set(jobs)) and set(in_flight) <= set(jobs)
+
+
+def test_the_run_ends_at_the_deadline_whatever_the_workers_do(tmp_path):
+    """One worker frozen (SIGSTOP) mid-job, the other busy: the run still ends at --max_time, the frozen job is
+    recorded as stopped, and the driver exits."""
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=30, size=16)
+    out = tmp_path / "out"
+    search = subprocess.Popen(search_command(data, out, "2e5", "15", "30", "--n_workers", "2"), cwd=REPO_ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    frozen = []
+    try:
+        started = time.monotonic()
+        while not list(out.glob("automl_run_*.json")) and time.monotonic() - started < 120:
+            time.sleep(0.2)
+        frozen = worker_pids(search.pid)[:1]
+        assert frozen, "no worker process found"
+        os.kill(frozen[0], signal.SIGSTOP)
+        while search.poll() is None and time.monotonic() - started < 120:
+            time.sleep(0.5)
+            if json.loads(next(out.glob("automl_run_*.json")).read_text())["finished"]:
+                with contextlib.suppress(ProcessLookupError):  # the run is over: let the cluster close quickly
+                    os.kill(frozen[0], signal.SIGCONT)
+        _, stderr = search.communicate(timeout=120)
+    finally:
+        search.kill()
+        for pid in frozen:  # if the driver's cluster has not stopped it already
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert search.returncode in (0, 3), stderr[-2000:]
+    run = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    assert run["finished"] and max(e["time"] for e in run["evaluations"]) <= 15 + 5 + 2
+    stopped = [e for e in run["evaluations"] if e["status"] == "stopped"]
+    assert [e["message"] for e in stopped] == ["cancelled at the deadline"]
+    assert len({e["job"] for e in run["evaluations"]}) == len(run["evaluations"])

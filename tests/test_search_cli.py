@@ -1,8 +1,9 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from search_cli import Search, affordable_batch, build_parser, evaluation_seconds, settings_from
-from search_run import RESERVE_SECONDS, training_seconds
+from search_cli import Search, build_parser, resumed_settings, settings_from
+from utils import UsageError
+from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE
 
 
@@ -18,7 +19,7 @@ def initial(s: Search) -> list[dict]:
 
 
 def default_seconds(s: Search, max_budget: int = 50) -> float:
-    return training_seconds(s.cost_model, s.target, DEFAULT_CONFIG, max_budget)
+    return s.policy.training_seconds(DEFAULT_CONFIG, max_budget)
 
 
 def test_ea_starts_from_the_portfolio_cheapest_first_then_the_default(tiny_data, tmp_path):
@@ -56,21 +57,29 @@ def test_on_micro17flower_the_portfolio_opens_the_run_at_max_budget_as_far_as_it
     assert s.optimizer.bracket.sizes == (members,)
 
 
-@pytest.mark.parametrize("batch_size,min_batch,expected", [(4, 7.2, 8), (16, 7.2, 16), (4, 1e4, 300)])
-def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_size, min_batch, expected):
-    config = {**DEFAULT_CONFIG, "batch_size": batch_size}
-    assert affordable_batch(config, min_batch) == {**config, "batch_size": expected}
-    assert expected <= SPACE["batch_size"].upper
-
-
-@pytest.mark.parametrize("max_time,seconds", [(30, 9), (60, 18), (180, 54), (300, 60), (600, 60), (3600, 360)])
-def test_an_evaluation_may_take_a_tenth_of_the_run_but_at_least_a_minute_within_30_percent(max_time, seconds):
-    assert evaluation_seconds(max_time) == pytest.approx(seconds)
-
-
 @pytest.mark.parametrize("evolutionary", [True, False])
 def test_help_shows_every_default_and_no_missing_one(evolutionary):
     text = " ".join(build_parser("AutoML.py", evolutionary).format_help().split())
     assert "--max_time MAX_TIME wall-clock seconds (default: 3600.0)" in text
     assert ("(mu + lambda) survival (default: 50)" in text) == evolutionary
     assert "(default: None)" not in text
+
+
+def resume_args(tmp_path, *flags):
+    run_file = tmp_path / "automl_run_x.json"
+    run_file.write_text("{}")
+    return build_parser("AutoML.py", evolutionary=True).parse_args(["--resume", str(run_file), *flags])
+
+
+def test_a_run_on_workers_may_resume_on_other_workers_with_the_same_plan(tmp_path):
+    recorded = {"settings": {"n_workers": 2, "scheduler_file": None, "planned_workers": 2, "max_time": 60}}
+    settings = resumed_settings(resume_args(tmp_path, "--scheduler_address", "tcp://127.0.0.1:8786"), recorded)
+    assert (settings["n_workers"], settings["scheduler_address"], settings["planned_workers"]) == (
+        None, "tcp://127.0.0.1:8786", 2)
+    assert resumed_settings(resume_args(tmp_path), recorded)["n_workers"] == 2
+    assert resumed_settings(resume_args(tmp_path), recorded)["output_dir"] == str(tmp_path)
+
+
+def test_a_run_made_in_one_process_resumes_in_one_process(tmp_path):
+    with pytest.raises(UsageError, match="resumes in one process; drop --n_workers"):
+        resumed_settings(resume_args(tmp_path, "--n_workers", "2"), {"settings": {"n_workers": None}})

@@ -4,6 +4,7 @@ import time
 import pandas as pd
 import pytest
 
+from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from EA import EvolutionaryHyperband
 from fakes import FakeTarget
@@ -19,7 +20,9 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     ea = EvolutionaryHyperband(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9,
                                eta=3, seed=seed, checkpoint_dir=files.checkpoints, hyperband=hyperband)
     recorder = RunRecorder(files, SETTINGS, 0.2)
-    return SearchRunner(ea, FakeTarget(seconds_per_epoch), recorder, CostModel(PRIORS["cpu"]), max_time=max_time, quiet=True)
+    target = FakeTarget(seconds_per_epoch)
+    policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, max_time, 9)
+    return SearchRunner(ea, target, recorder, policy, max_time=max_time, quiet=True)
 
 
 def test_deadline_holds_with_a_cheap_target(tmp_path):
@@ -50,7 +53,7 @@ class SecondPerEpoch:
 def plain_runner_at_one_second_per_epoch(tmp_path, seconds_left):
     """Plain EA with max_budget 9: every child is predicted to take 9 s."""
     runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + seconds_left, hyperband=False)
-    runner.cost_model = SecondPerEpoch()
+    runner.policy.cost_model = SecondPerEpoch()
     return runner
 
 
@@ -64,7 +67,7 @@ def test_the_first_jobs_run_whatever_their_prediction_and_then_the_run_ends(tmp_
 def test_a_job_that_cannot_finish_before_the_deadline_is_not_started(tmp_path, seconds_left):
     runner = plain_runner_at_one_second_per_epoch(tmp_path, seconds_left)
     run_jobs(runner, TRUSTED_AFTER, elapsed=0)
-    assert (runner._next_job() is None) == (seconds_left < 9)
+    assert (runner._next_job(runner._seconds_left()) is None) == (seconds_left < 9)
 
 
 def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):

@@ -1,0 +1,68 @@
+"""The budget policy: allowance of one evaluation, affordable batches and networks, work shared by workers."""
+import numpy as np
+import pytest
+
+from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
+from cost_model import PRIORS, CostModel
+from fakes import CLASSES, SHAPE, FakeTarget
+from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
+
+
+class SecondPerEpoch:
+    """Predicts one second per epoch for every network."""
+
+    def seconds(self, work, images_seen, batch_size, evaluations=1.0):
+        return images_seen / FakeTarget().images_per_epoch
+
+
+def policy(workers=1, max_time=300.0, max_budget=10, cost_model=None):
+    return BudgetPolicy(cost_model or SecondPerEpoch(), FakeTarget(), max_time, max_budget, workers)
+
+
+@pytest.mark.parametrize("max_time,seconds", [(30, 9), (60, 18), (180, 54), (300, 60), (600, 60), (3600, 360)])
+def test_an_evaluation_may_take_a_tenth_of_the_run_but_at_least_a_minute_within_30_percent(max_time, seconds):
+    assert evaluation_seconds(max_time) == pytest.approx(seconds)
+    assert policy(max_time=max_time).allowance == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("batch_size,min_batch,expected", [(4, 7.2, 8), (16, 7.2, 16), (4, 1e4, 300)])
+def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_size, min_batch, expected):
+    config = {**DEFAULT_CONFIG, "batch_size": batch_size}
+    assert affordable_batch(config, min_batch, SPACE["batch_size"].upper) == {**config, "batch_size": expected}
+
+
+@pytest.mark.parametrize("workers,seconds,expected", [(1, 25, 2), (2, 25, 5), (3, 25, 7), (1, 5, 1), (4, 1e9, 8)])
+def test_the_opening_configurations_are_those_the_workers_finish_in_time_and_at_least_one(workers, seconds, expected):
+    configs = [dict(DEFAULT_CONFIG, batch_size=8 + i) for i in range(8)]  # 10 s each at max_budget 10
+    assert policy(workers).opening(configs, seconds) == configs[:expected]
+
+
+def test_a_set_of_jobs_is_shared_among_the_workers_but_one_job_is_not():
+    one, four = policy(1), policy(4)
+    assert four.wall_seconds(100) == pytest.approx(one.wall_seconds(100) / 4)
+    assert four.training_seconds(DEFAULT_CONFIG, 5) == one.training_seconds(DEFAULT_CONFIG, 5) == pytest.approx(5)
+    with pytest.raises(ValueError, match="workers"):
+        policy(0)
+
+
+def test_the_default_finishes_only_when_its_training_to_max_budget_fits_the_run():
+    assert policy(max_time=10, max_budget=10).finishes(DEFAULT_CONFIG)
+    assert not policy(max_time=9, max_budget=10).finishes(DEFAULT_CONFIG)
+
+
+def test_the_cost_model_learns_from_what_the_workers_report():
+    learning = policy(cost_model=CostModel(PRIORS["cpu"]))
+    before = learning.training_seconds(DEFAULT_CONFIG, 10)
+    for _ in range(20):
+        learning.observe(DEFAULT_CONFIG, 10, 10 * before)
+    assert learning.training_seconds(DEFAULT_CONFIG, 10) > 5 * before
+
+
+def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
+    fast = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50)
+    fit = fast.fitter(SPACE, SHAPE, CLASSES, max_size=1e6)
+    rng = np.random.default_rng(0)
+    for config in PORTFOLIO:
+        fitted = fit(load_config(config), rng)
+        assert FakeTarget().model_size(fitted) <= 1e6
+        assert fast.training_seconds(fitted, 50) <= fast.allowance * 1.001
