@@ -15,6 +15,8 @@ from typing import Any, Iterator, Sequence
 
 from utils import UsageError, file_path, positive_int
 
+log = logging.getLogger(__name__)
+
 CONNECT_TIMEOUT = 20.0  # default seconds to reach a scheduler and to see its first worker
 
 
@@ -63,17 +65,17 @@ def worker_gpus(n_workers: int | None, gpus: Sequence[str], per_gpu: int | None)
     return [gpus[(index // per_gpu) % len(gpus)] for index in range(n_workers or len(gpus) * per_gpu)]
 
 
-def local_workers(settings: dict[str, Any]) -> int:
-    """How many worker processes a local cluster starts."""
-    return len(worker_gpus(settings.get("n_workers"), visible_gpus(settings.get("device", "auto")),
-                           settings.get("workers_per_gpu")))
+def local_worker_gpus(settings: dict[str, Any]) -> list[str | None]:
+    """The GPU (or None) of each worker process a local cluster starts."""
+    return worker_gpus(settings.get("n_workers"), visible_gpus(settings.get("device", "auto")),
+                       settings.get("workers_per_gpu"))
 
 
 def threads_per_worker(settings: dict[str, Any], threads: int | None) -> int:
     """Torch threads of each worker: --threads, else this machine's cores shared among the local workers."""
     if threads:
         return threads
-    workers = 1 if is_remote(settings) else local_workers(settings)
+    workers = 1 if is_remote(settings) else len(local_worker_gpus(settings))
     return max(1, (os.cpu_count() or 1) // workers)
 
 
@@ -113,8 +115,9 @@ def connect(settings: dict[str, Any]) -> Iterator[Any]:
             client = Client(address, scheduler_file=scheduler_file, timeout=timeout)
             client.wait_for_workers(1, timeout=timeout)
         else:
-            gpus = worker_gpus(settings.get("n_workers"), visible_gpus(settings.get("device", "auto")),
-                               settings.get("workers_per_gpu"))
+            gpus = local_worker_gpus(settings)
+            if settings.get("workers_per_gpu") and None in gpus:
+                log.warning("--workers_per_gpu: no GPU in use; %d local CPU worker(s)", len(gpus))
             cluster = start_local_cluster(gpus)
             client = Client(cluster)
             client.wait_for_workers(len(gpus), timeout=timeout)
