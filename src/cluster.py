@@ -34,11 +34,12 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds to reach the scheduler and see a first worker before giving up")
 
 
-CLUSTER_FLAGS = ("n_workers", "scheduler_address", "scheduler_file", "workers_per_gpu", "connect_timeout")
+WORKER_FLAGS = ("n_workers", "scheduler_address", "scheduler_file", "workers_per_gpu")  # where the workers are
+CLUSTER_FLAGS = (*WORKER_FLAGS, "connect_timeout")
 
 
 def wants_cluster(settings: dict[str, Any]) -> bool:
-    return any(settings.get(flag) for flag in CLUSTER_FLAGS[:-1])
+    return any(settings.get(flag) for flag in WORKER_FLAGS)
 
 
 def is_remote(settings: dict[str, Any]) -> bool:

@@ -14,7 +14,8 @@ import numpy as np
 from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from data import DataError, class_warnings, load_dataset
-from cluster import CLUSTER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
+from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker,
+                     wants_cluster)
 from EA import AsyncEvolution, EvolutionaryHyperband, RandomSearch
 from job_runner import job_spec
 from parallel_run import ParallelSearchRunner
@@ -198,11 +199,12 @@ def resumed_settings(args: argparse.Namespace, record: Any) -> dict[str, Any]:
         raise UsageError(f"{args.resume}: not an automl_run_*.json file")
     settings = {**record["settings"], "output_dir": str(args.resume.parent)}
     given = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if getattr(args, flag) is not None}
-    if given.keys() - {"connect_timeout"}:
+    workers = [flag for flag in WORKER_FLAGS if flag in given]
+    if workers:
         if not wants_cluster(settings):
             raise UsageError(f"{args.resume}: a run made in one process resumes in one process; drop "
-                             + ", ".join(f"--{flag}" for flag in given))
-        settings.update({flag: None for flag in CLUSTER_FLAGS[:-1]})
+                             + ", ".join(f"--{flag}" for flag in workers))
+        settings.update(dict.fromkeys(WORKER_FLAGS))
     return {**settings, **given}
 
 

@@ -4,15 +4,8 @@ import pytest
 
 from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
 from cost_model import PRIORS, CostModel
-from fakes import CLASSES, SHAPE, FakeTarget
+from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
-
-
-class SecondPerEpoch:
-    """Predicts one second per epoch for every network."""
-
-    def seconds(self, work, images_seen, batch_size, evaluations=1.0):
-        return images_seen / FakeTarget().images_per_epoch
 
 
 def policy(workers=1, max_time=300.0, max_budget=10, cost_model=None):

@@ -7,7 +7,7 @@ import pytest
 from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from EA import EvolutionaryHyperband
-from fakes import FakeTarget
+from fakes import FakeTarget, SecondPerEpoch
 from search_run import RESERVE_SECONDS, TRUSTED_AFTER, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import SPACE
 from test_EA import fit_into, size_of
@@ -38,16 +38,6 @@ def run_jobs(runner, n, elapsed):
     """Run n jobs as if `elapsed` seconds of the search had passed before each (the record says so)."""
     for _ in range(n):
         runner._run_job(runner.optimizer.ask(runner._seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
-
-
-class SecondPerEpoch:
-    """A cost model that predicts one second per epoch for every network and learns nothing."""
-
-    def observe(self, *args) -> None:
-        pass
-
-    def seconds(self, work, images_seen: int, batch_size: int, evaluations: float = 1.0) -> float:
-        return images_seen / FakeTarget().images_per_epoch
 
 
 def plain_runner_at_one_second_per_epoch(tmp_path, seconds_left):
