@@ -3,7 +3,8 @@ predicted before the model learns from it, run by run, as in a search.
 
 Compares the full model (arithmetic + per optimizer step + per evaluation + per feature-map element) with the
 model without the feature-map term and with arithmetic alone.
-The runs are bench_search runs on micro17flower: 16x16 RGB, 17 classes, 3-fold CV on 680 training images each.
+The runs are bench_search runs on micro17flower: 16x16 RGB, 17 classes, 3-fold CV on 680 training images each
+(a job trains one fold or all three: its fold-epochs are recorded).
 Usage: python bench/bench_cost_model.py [--runs runs_precision/bench_search]
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cost_model import PRIORS, Coefficients, CostModel  # noqa: E402
 from model_size import Work, count_work  # noqa: E402
 from search_space import load_config  # noqa: E402
 
-SHAPE, CLASSES, IMAGES_PER_EPOCH = (3, 16, 16), 17, 3 * 680
+SHAPE, CLASSES, IMAGES_PER_FOLD_EPOCH = (3, 16, 16), 17, 680
 PREVIOUS = Coefficients(1.4e-11, 2.3e-3, 0.35, 0.0)  # the CPU prior before the feature-map term (commit 4b50e06)
 MODELS = {"full": PRIORS["cpu"], "previous: no feature-map term": PREVIOUS,
           "arithmetic only": Coefficients(PREVIOUS.seconds_per_mac, 0.0, 0.0, 0.0)}
@@ -34,7 +35,8 @@ def evaluations(run_json: Path) -> list[tuple[Work, int, int, float]]:
     for e in json.loads(run_json.read_text())["evaluations"]:
         if e["status"] == "ok" and e["epochs_this_call"] > 0:
             config = load_config(e["configuration"])  # runs made before n_branches existed have one branch
-            out.append((count_work(config, SHAPE, CLASSES), IMAGES_PER_EPOCH * e["epochs_this_call"],
+            fold_epochs = e.get("fold_epochs", 3 * e["epochs_this_call"])  # runs before fold-epochs: 3 folds
+            out.append((count_work(config, SHAPE, CLASSES), IMAGES_PER_FOLD_EPOCH * fold_epochs,
                         config["batch_size"], e["train_seconds"]))
     return out
 
@@ -65,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs_precision/bench_search"))
     args = parser.parse_args()
-    paths = sorted(args.runs.glob("*/automl_run_*.json"))
+    paths = sorted(args.runs.rglob("automl_run_*.json"))
     runs, seeds = [evaluations(path) for path in paths], [path.parent.name.rsplit("_", 1)[-1] for path in paths]
     rows = []
     for name, prior in {**MODELS, "full, prior from the other seeds' runs": None}.items():

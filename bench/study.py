@@ -38,6 +38,7 @@ SIZES = ("1e8", "5e7", "4e6", "2e6", "1e5", "2e4", "5e3")  # at precision 0.39; 
 BASE_SIZE, BASE_PRECISION = "2e7", 0.39
 EPOCHS = 50  # of each answer's training on all of train/ before it is measured on test/
 COMPARISON = REPO / "runs_precision" / "bench_search"  # EA with Hyperband, plain EA, random search: 600 s, 3 seeds
+WARM_STARTS = ("portfolio", "none")  # the comparison's folders: every optimizer from the same starting points
 FAMILIES = {"precision": REPO / "runs_precision" / "study", "size": REPO / "runs_params" / "study"}
 COMPARISONS = {"precision": COMPARISON, "size": REPO / "runs_params" / "bench_search"}  # bench/bench_search.py runs
 FIGURES = REPO / "figures"
@@ -129,16 +130,17 @@ def test_command(folders: list[Path], out: Path, seeds: int, threads: int | None
             "--data_dir", "micro17flower", *extra]
 
 
-def comparison_folders() -> list[Path]:
-    return sorted(path for path in COMPARISON.glob("*_seed*") if path.is_dir())
-
-
 def comparison_tests(seeds: int, threads: int | None) -> list[tuple[list[str], Path]]:
-    """The comparison's answers on test/, with the default configuration (which trains far longer)."""
-    out, folders = COMPARISON / "test", answered(comparison_folders())
-    if tests_done(out, ["default", *(f.name for f in folders)], seeds):
-        return []
-    return [(test_command(folders, out, seeds, threads, default=True), out / "test.log")]
+    """The comparison's answers on test/, one table per warm start (the answers of one warm start are compared
+    with each other), with the default configuration (which trains far longer) beside the portfolio's."""
+    jobs = []
+    for warm_start in WARM_STARTS:
+        out = COMPARISON / warm_start / "test"
+        folders = answered(sorted(path for path in (COMPARISON / warm_start).glob("*_seed*") if path.is_dir()))
+        default = warm_start == "portfolio"
+        if folders and not tests_done(out, ["default"] * default + [f.name for f in folders], seeds):
+            jobs.append((test_command(folders, out, seeds, threads, default=default), out / "test.log"))
+    return jobs
 
 
 def study_tests(seeds: int, threads: int | None) -> list[tuple[list[str], Path]]:
@@ -153,13 +155,14 @@ def study_tests(seeds: int, threads: int | None) -> list[tuple[list[str], Path]]
 
 def make_figures() -> None:
     """Every figure of figures/ from the run files (quick: no training)."""
-    plots = [*((folder, f"{name}_comparison") for name, folder in COMPARISONS.items()),
+    plots = [*((folder / warm, f"{name}_comparison_{warm}") for name, folder in COMPARISONS.items()
+               for warm in WARM_STARTS),
              *((family, f"{name}_study") for name, family in FAMILIES.items())]
     for source, prefix in plots:
-        if list(source.rglob("automl_run_*.json")):
+        if source.exists() and list(source.rglob("automl_run_*.json")):
             subprocess.run([sys.executable, "src/evaluation.py", "plots", str(source.relative_to(REPO)), "--out",
                             "figures", "--prefix", prefix], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    for source, prefix in ((COMPARISON / "test", "precision_comparison"),
+    for source, prefix in ((COMPARISON / "portfolio" / "test", "precision_comparison"),
                            *((family / "test", f"{name}_study") for name, family in FAMILIES.items())):
         if (source / "confusion_best.png").exists():
             shutil.copyfile(source / "confusion_best.png", FIGURES / f"{prefix}_confusion_best.png")

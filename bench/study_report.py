@@ -69,7 +69,8 @@ def setting_row(label: str, folder: Path, tests: pd.DataFrame) -> dict:
                 if len(ok) else 0, "epochs trained": int(run.trace["epochs_trained"].max())})
     if best is None:
         return {**row, "returned": "nothing finished"}
-    row.update({"returned": best["label"], "parameters": int(best["model_size"]), "budget": int(best["budget"]),
+    row.update({"returned": best["label"], "origin": run.answer_origin, "parameters": int(best["model_size"]),
+                "budget": int(best["budget"]),
                 "val top-3": float(best["top3_accuracy"]), "val precision": float(best["precision"])})
     test = tests[tests["configuration"] == folder.name]
     if not test.empty:
@@ -142,36 +143,62 @@ def best_over_time(runs: list[Run], grid: np.ndarray) -> pd.Series:
     return pd.DataFrame([value_at(r.trace, "best_feasible_acc", grid) for r in runs]).median()
 
 
-def comparison_section(comparison: Path, prefix: str) -> str:
-    runs = find_runs([comparison]) if list(comparison.glob("*/automl_run_*.json")) else []
-    if not runs:
-        return ""
+def search_table(runs: list[Run]) -> pd.DataFrame:
+    """What each search did: evaluations, budgets, children bred, the lowest budget's rank correlation with the
+    highest, and where its answer came from."""
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.label, r.seed)):
+        stats = run.statistics()
+        rows.append({"optimizer": run.label, "seed": run.seed, "evaluations": stats["evaluations"],
+                     "budgets": " ".join(map(str, stats["budgets"])), "children": stats["children"],
+                     "rank corr. (pairs)": f"{stats['rank_correlation']:.2f} ({stats['rank_pairs']})"
+                     if stats["rank_pairs"] else "—",
+                     "answer": run.answer_origin,
+                     "val top-3": run.best["top3_accuracy"] if run.best else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def warm_start_section(folder: Path, prefix: str) -> str:
+    """One warm start of the comparison: best feasible top-3 over time, the searches, their answers on test/."""
+    runs = find_runs([folder])
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        groups.setdefault(run.optimizer, []).append(run)
+        groups.setdefault(run.label, []).append(run)
     end = max(float(r.settings["max_time"]) for r in runs)
     grid = np.linspace(end / GRID_STEPS, end, GRID_STEPS)
     curves = pd.DataFrame({name: best_over_time(group, grid).to_numpy() for name, group in groups.items()},
                           index=[f"{t:.0f} s" for t in grid])
     curves.index.name = "time"
+    text = (f"### Warm start: {runs[0].warm_start}\n\nBest feasible validation top-3 by time, median over the "
+            "seeds that have one by then:\n\n" + markdown(curves.reset_index()) + "\nThe searches (rank "
+            "correlation: Spearman between the lowest and the highest budget over the members measured at both; "
+            "answer: where the returned configuration came from):\n\n" + markdown(search_table(runs), ".3f")
+            + "\n" + figure_links(f"{prefix}_{runs[0].warm_start}", []))
+    test_csv = folder / "test" / "test_results.csv"
+    if test_csv.exists():
+        results = pd.read_csv(test_csv, dtype={"top3_hits": str})
+        text += (f"\nThe returned configurations on test/ (`{command_of(folder / 'test', 'test.log')}`). "
+                 + report(results, int(results["epochs"].iloc[0])))
+    return text
+
+
+def comparison_section(comparison: Path, prefix: str) -> str:
+    folders = [f for f in sorted(comparison.iterdir()) if f.is_dir() and list(f.glob("*/automl_run_*.json"))] \
+        if comparison.exists() else []
+    if not folders:
+        return ""
+    runs = find_runs(folders)
     seeds = sorted({r.seed for r in runs})
-    test_csv = comparison / "test" / "test_results.csv"
     text = (f"## EA with Hyperband, plain EA and random search at ({short_number(runs[0].max_size)}, "
-            f"{runs[0].min_precision}): {end:.0f} s, seeds {seeds}\n\n"
-            f"The runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`, made on "
-            f"{', '.join(sorted({run_date(r) for r in runs}))}, 2 torch threads, one search at a time). Best feasible "
-            "validation top-3 by time, median over the seeds that have one by then:\n\n"
-            + markdown(curves.reset_index()) + "\n" + figure_links(prefix, []))
+            f"{runs[0].min_precision}): {runs[0].settings['max_time']:.0f} s, seeds {seeds}, from the same starting "
+            f"points\n\nThe runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`, one folder "
+            f"per warm start, made on {', '.join(sorted({run_date(r) for r in runs}))}). Each optimizer starts from "
+            "the same configurations: the portfolio (then the default), or nothing (`--warm_start none`).\n\n")
+    text += "\n".join(warm_start_section(folder, prefix) for folder in folders)
     single = comparison / "summary_test.csv"
     if single.exists():
         text += ("\nEach returned configuration trained 50 epochs on all of train/ with its search's seed and measured "
-                 "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown(pd.read_csv(single)))
-    if test_csv.exists():
-        results = pd.read_csv(test_csv, dtype={"top3_hits": str})
-        text += (f"\nThe returned configurations on test/ (`{command_of(comparison / 'test', 'test.log')}`, one "
-                 "thread, on the core the searches of the study did not use). "
-                 + report(results, int(results["epochs"].iloc[0]))
-                 + f"\n![confusion](../figures/{prefix}_confusion_best.png)\n")
+                 "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown(pd.read_csv(single), ".3f"))
     return text
 
 
@@ -198,7 +225,7 @@ def readme_table(settings) -> str:
     """One line per study setting, for the README."""
     families = list(dict.fromkeys(s.folder.parent for s in settings))
     table = pd.concat([study_table(settings, family) for family in families], ignore_index=True)
-    table = table.reindex(columns=["setting", "returned", "parameters", "val top-3", "test top-3"])
+    table = table.reindex(columns=["setting", "returned", "origin", "parameters", "val top-3", "test top-3"])
     table["parameters"] = table["parameters"].astype("Int64")
     return markdown(table)
 

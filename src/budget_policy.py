@@ -29,9 +29,10 @@ Fit = Callable[[dict, np.random.Generator], dict]
 
 
 class Measurable(Protocol):
-    """What the policy needs of the target: the work of a network and the images an epoch of budget passes."""
+    """What the policy needs of the target: the work of a network, the images a fold-epoch passes, the folds."""
 
-    images_per_epoch: int
+    images_per_fold_epoch: float
+    n_folds: int
 
     def model_macs(self, config: Mapping[str, Any]) -> int: ...
     def model_work(self, config: Mapping[str, Any]) -> Work: ...
@@ -65,42 +66,47 @@ class BudgetPolicy:
         """Seconds one evaluation at max_budget may take."""
         return evaluation_seconds(self.max_time)
 
-    def training_seconds(self, config: Mapping[str, Any], epochs: float, evaluations: float = 1.0) -> float:
-        """Seconds one worker is predicted to train config for `epochs` epochs (all folds)."""
-        return self.cost_model.seconds(self.measure.model_work(config), self.measure.images_per_epoch * epochs,
-                                       config["batch_size"], evaluations)
+    @property
+    def full_fold_epochs(self) -> int:
+        """Fold-epochs of a full evaluation: every fold trained to max_budget."""
+        return self.max_budget * self.measure.n_folds
 
-    def epoch_seconds(self, config: Mapping[str, Any]) -> float:
-        """Predicted seconds of one more epoch of config (without the per-evaluation setup)."""
-        return self.training_seconds(config, 1, evaluations=0)
+    def training_seconds(self, config: Mapping[str, Any], fold_epochs: float, evaluations: float = 1.0) -> float:
+        """Seconds one worker is predicted to train config for so many fold-epochs (epochs summed over folds)."""
+        return self.cost_model.seconds(self.measure.model_work(config),
+                                       self.measure.images_per_fold_epoch * fold_epochs, config["batch_size"],
+                                       evaluations)
 
     def wall_seconds(self, worker_seconds: float) -> float:
         """Wall-clock seconds of a set of jobs predicted to take worker_seconds in all: the workers share them."""
         return worker_seconds / self.workers
 
-    def observe(self, config: Mapping[str, Any], epochs: int, seconds: float) -> None:
-        """A finished job trained config for `epochs` epochs in `seconds`: the cost model learns from it."""
-        self.cost_model.observe(self.measure.model_work(config), self.measure.images_per_epoch * epochs,
+    def observe(self, config: Mapping[str, Any], fold_epochs: int, seconds: float) -> None:
+        """A finished job trained config for so many fold-epochs in `seconds`: the cost model learns from it."""
+        self.cost_model.observe(self.measure.model_work(config), self.measure.images_per_fold_epoch * fold_epochs,
                                 config["batch_size"], seconds)
 
-    def job_seconds(self, member: Member, budget: int, continued: bool) -> float:
-        """Training time of member to `budget` epochs (from its checkpoint if continued): at its measured speed
-        when it has one, else by the cost model."""
-        epochs = budget - (member.budget if continued else 0)
-        if member.seconds_per_epoch:
-            return member.seconds_per_epoch * epochs
-        return self.training_seconds(member.config, epochs)
+    def job_seconds(self, member: Member, fold_epochs: int) -> float:
+        """Training time of so many fold-epochs of member: at its measured speed when it has one, else by the
+        cost model."""
+        if member.seconds_per_fold_epoch:
+            return member.seconds_per_fold_epoch * fold_epochs
+        return self.training_seconds(member.config, fold_epochs)
+
+    def full_seconds(self, config: Mapping[str, Any]) -> float:
+        """Predicted seconds of a full evaluation of config: every fold trained straight to max_budget."""
+        return self.training_seconds(config, self.full_fold_epochs)
 
     def finishes(self, config: Mapping[str, Any]) -> bool:
-        """Whether config, trained straight to max_budget, is predicted to end within the run."""
-        return self.training_seconds(config, self.max_budget) <= self.max_time
+        """Whether a full evaluation of config is predicted to end within the run."""
+        return self.full_seconds(config) <= self.max_time
 
     def opening(self, configs: Sequence[dict], seconds: float) -> list[dict]:
         """The first configurations (at least one) whose trainings to max_budget, run side by side on the
         workers, are predicted to end within `seconds`: the portfolio that opens a run on many workers."""
         total, chosen = 0.0, []
         for config in configs:
-            total += self.training_seconds(config, self.max_budget)
+            total += self.full_seconds(config)
             if chosen and self.wall_seconds(total) > seconds:
                 break
             chosen.append(config)
@@ -115,10 +121,10 @@ class BudgetPolicy:
 
         def affordable(candidate: Mapping[str, Any]) -> bool:
             return (self.measure.model_macs(candidate) <= cheapest
-                    or self.training_seconds(candidate, self.max_budget) <= self.allowance)
+                    or self.full_seconds(candidate) <= self.allowance)
 
         def fit(config: dict, rng: np.random.Generator) -> dict:
-            images = self.measure.images_per_epoch * self.max_budget
+            images = self.measure.images_per_fold_epoch * self.full_fold_epochs
             config = affordable_batch(config, self.cost_model.min_batch_size(self.allowance, images), largest_batch)
             try:
                 return repair(config, space, input_shape, num_classes, max_size, affordable, rng)

@@ -19,7 +19,8 @@ import pandas as pd
 from data import ImageData
 from metrics import compute_metrics
 from run_files import RUN_PREFIX, RunFileError, load_run
-from search_space import DEFAULT_CONFIG, ConfigError, load_config
+from member import origin_label
+from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
 from target import Target, TrainingDiverged
 from test_report import DEFAULT_NAME
 from utils import UsageError, atomic_write_text, read_json
@@ -37,6 +38,8 @@ class Candidate:
     name: str
     config: dict[str, Any]
     optimizer: str = "default configuration"
+    origin: str = "default"
+    warm_start: str | None = None
     search_seed: int | None = None
     max_size: float | None = None
     min_precision: float | None = None
@@ -66,19 +69,22 @@ def candidate_from(path: Path) -> Candidate:
         config_path = path
     else:
         raise UsageError(f"{path}: no such file or folder")
+    raw = read_json(config_path)
     try:
-        config = load_config(read_json(config_path))
+        config = load_config(raw)
     except ConfigError as error:
         raise UsageError(f"{config_path}: {error}") from None
+    origin = origin_label(raw.get(ORIGIN_KEY)) if isinstance(raw, dict) and raw.get(ORIGIN_KEY) else None
     name = config_path.parent.name if config_path.name == "opt_cfg.json" else config_path.stem
     run_path = _run_beside(config_path)
     if run_path is None:
-        return Candidate(name, config, optimizer="unknown")
+        return Candidate(name, config, optimizer="unknown", origin=origin or "not recorded")
     try:
         run = load_run(run_path)
     except RunFileError as error:
         raise UsageError(str(error)) from None
-    return Candidate(name, config, run.optimizer, run.seed, run.max_size, run.min_precision)
+    return Candidate(name, config, run.optimizer, origin or run.answer_origin, run.warm_start, run.seed,
+                     run.max_size, run.min_precision)
 
 
 def default_candidate() -> Candidate:
@@ -138,7 +144,9 @@ IDENTITY = ("config", "seed", "epochs", "data_dir")
 
 
 def _row(candidate: Candidate, seed: int, epochs: int, data_dir: str) -> dict[str, Any]:
-    return {"name": candidate.name, "optimizer": candidate.optimizer, "search_seed": candidate.search_seed,
+    return {"name": candidate.name, "optimizer": candidate.optimizer, "origin": candidate.origin,
+            "warm_start": candidate.warm_start,
+            "search_seed": candidate.search_seed,
             "max_size": candidate.max_size, "min_precision": candidate.min_precision, "seed": seed,
             "epochs": epochs, "data_dir": data_dir, "config": candidate.key}
 

@@ -23,10 +23,11 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 MALLOC_THRESHOLDS = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 64 * 2**20}  # glibc's adaptive maximum
 
 
-def job_spec(config: dict, budget: int, checkpoint_in: Path | None, checkpoint_out: Path | None, deadline: float,
-             data_dir: str, seed: int, max_budget: int, device: str, threads: int | None) -> dict[str, Any]:
+def job_spec(config: dict, budget: int, folds: int, checkpoint_in: Path | None, checkpoint_out: Path | None,
+             deadline: float, data_dir: str, seed: int, max_budget: int, device: str,
+             threads: int | None) -> dict[str, Any]:
     """A job as plain data; `deadline` is wall-clock time (time.time()), the same on every host of a cluster."""
-    return {"config": dict(config), "budget": int(budget),
+    return {"config": dict(config), "budget": int(budget), "folds": int(folds),
             "checkpoint_in": None if checkpoint_in is None else str(checkpoint_in),
             "checkpoint_out": None if checkpoint_out is None else str(checkpoint_out), "deadline": deadline,
             "data_dir": data_dir, "seed": seed, "max_budget": max_budget, "device": device, "threads": threads}
@@ -78,8 +79,8 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
         raise FileNotFoundError(f"checkpoint {checkpoint_in} is not visible on {socket.gethostname()}: "
                                 "workers need the driver's --output_dir on a shared file system")
     checkpoint_out = None if spec["checkpoint_out"] is None else Path(spec["checkpoint_out"])
-    result = target(spec["config"], spec["budget"], checkpoint_in=checkpoint_in, checkpoint_out=checkpoint_out,
-                     deadline=deadline).to_dict()
+    result = target(spec["config"], spec["budget"], folds=spec["folds"], checkpoint_in=checkpoint_in,
+                    checkpoint_out=checkpoint_out, deadline=deadline).to_dict()
     result.pop("confusion", None)
     result["worker"] = where_and_when(started)
     return result

@@ -1,14 +1,48 @@
-"""An individual of the search: its configuration, its results per budget, its lineage and checkpoint."""
+"""An individual of the search: its configuration, where it came from, its results per budget and its checkpoint."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 OK = "ok"
 ABANDONED = "abandoned"  # stopped early as too slow to finish before the deadline: it measured nothing
 CRASHED = "crashed"  # its worker died (killed, out of memory): ranked worst, never continued
 STOPPED = "stopped"  # cut off by the deadline: it measured nothing
+
+PORTFOLIO, DEFAULT, RANDOM, CHILD = "portfolio", "default", "random", "child"  # kinds of origin
+
+
+def portfolio_origin(index: int) -> dict[str, Any]:
+    """A warm-start configuration: member `index` of search_space.PORTFOLIO (repaired into the constraints)."""
+    return {"kind": PORTFOLIO, "portfolio_member": index}
+
+
+def default_origin() -> dict[str, Any]:
+    return {"kind": DEFAULT}
+
+
+def random_origin() -> dict[str, Any]:
+    return {"kind": RANDOM}
+
+
+def origin_label(origin: dict[str, Any] | None) -> str:
+    """A short text for tables and summaries: 'portfolio 2', 'default', 'random', 'child of 4 × 7 (generation 2)'."""
+    if not origin:
+        return "not recorded"
+    kind = origin["kind"]
+    if kind == PORTFOLIO:
+        return f"portfolio {origin['portfolio_member']}"
+    if kind == CHILD:
+        return f"child of {' × '.join(map(str, origin['parents']))} (generation {origin['generation']})"
+    return kind
+
+
+def answer_origin(origin: dict[str, Any] | None) -> str:
+    """origin_label, saying whether the search found it: a warm-start configuration was given, not found."""
+    if origin and origin["kind"] in (PORTFOLIO, DEFAULT):
+        return f"{origin_label(origin)}: a warm-start configuration, not found by the search"
+    return origin_label(origin)
 
 
 @dataclass
@@ -18,10 +52,25 @@ class Member:
     id: int
     config: dict[str, Any]
     model_size: int
-    parents: tuple[int, ...] = ()
-    born: int = 0  # bracket (or generation) in which it was created; age = current bracket - born
+    origin: dict[str, Any] = field(default_factory=random_origin)
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
     checkpoint: Path | None = None  # training state at the highest budget reached
+
+    @classmethod
+    def child(cls, id: int, config: dict[str, Any], model_size: int, parents: Sequence[Member]) -> Member:
+        """A bred member: its parents' ids and its generation (one more than its youngest parent's)."""
+        generation = 1 + max(parent.generation for parent in parents)
+        return cls(id, config, model_size, {"kind": CHILD, "parents": [p.id for p in parents],
+                                            "generation": generation})
+
+    @property
+    def parents(self) -> tuple[int, ...]:
+        return tuple(self.origin.get("parents", ()))
+
+    @property
+    def generation(self) -> int:
+        """0 for members that were not bred."""
+        return int(self.origin.get("generation", 0))
 
     @property
     def budget(self) -> int:
@@ -34,15 +83,17 @@ class Member:
         return self.results.get(self.budget)
 
     @property
-    def seconds_per_epoch(self) -> float | None:
-        """Training seconds per epoch of budget so far (None before a successful evaluation)."""
-        done = [r for r in self.results.values() if r.get("status") == OK]
+    def folds(self) -> int:
+        """Folds its checkpoint holds (those measured at its highest budget; 0 if never evaluated)."""
+        return len(self.result["folds"]) if self.result else 0
+
+    @property
+    def seconds_per_fold_epoch(self) -> float | None:
+        """Training seconds per fold-epoch of its successful evaluations (None before one)."""
+        done = [r for r in self.results.values() if r.get("status") == OK and r.get("fold_epochs")]
         if not done:
             return None
-        return sum(float(r.get("train_seconds", 0.0)) for r in done) / self.budget
-
-    def age(self, now: int) -> int:
-        return now - self.born
+        return sum(float(r["train_seconds"]) for r in done) / sum(int(r["fold_epochs"]) for r in done)
 
     def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
         """Keep a result; an abandoned or stopped job leaves the member as it was (judged by its earlier results)."""

@@ -113,10 +113,7 @@ class ParallelSearchRunner(SearchRunner):
         else:
             result = future.result()
         epochs = self._epochs_this_call(job, result["epochs"]) if result["status"] != CRASHED else 0
-        self._learn(job, result, epochs)
-        self.optimizer.tell(job, result)
-        self.recorder.record(job, result, epochs, time.monotonic() - start, self.optimizer)
-        self._delete(self.optimizer.obsolete_checkpoints())
+        self._tell(job, result, epochs, time.monotonic() - start)
 
     def _cancel(self, in_flight: dict, start: float) -> None:
         """Jobs still running well after the deadline: cancelled and recorded as stopped."""
@@ -132,7 +129,7 @@ class ParallelSearchRunner(SearchRunner):
 
     def _failure(self, job: Job, status: str, message: str) -> dict[str, Any]:
         return {"top3_accuracy": float("nan"), "precision": 0.0, "model_size": job.member.model_size, "epochs": 0,
-                "train_seconds": 0.0, "status": status, "message": message, "folds": []}
+                "fold_epochs": 0, "train_seconds": 0.0, "status": status, "message": message, "folds": []}
 
 
 def _worker_died(error: BaseException) -> bool:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from run_files import Run, short_number  # noqa: E402
+from run_files import WARM_START_KINDS, Run, short_number  # noqa: E402
 
 DPI = 110
 TRACES = {  # CSV column: (file suffix, y-axis label, title)
@@ -40,7 +40,7 @@ def value_at(trace: pd.DataFrame, column: str, grid: np.ndarray) -> np.ndarray:
 
 
 def group_label(run: Run, several_constraints: bool) -> str:
-    return f"{run.optimizer}, {run.constraints}" if several_constraints else run.optimizer
+    return f"{run.label}, {run.constraints}" if several_constraints else run.label
 
 
 def trace_figures(runs: Sequence[Run], out: Path, prefix: str) -> list[Path]:
@@ -82,20 +82,26 @@ def pareto_front(sizes: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 
 def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
     """Every measured evaluation: precision and model size against top-3, the constraint lines, colour by budget,
-    feasible points filled, the returned configuration starred, and the feasible size-accuracy Pareto front."""
+    feasible points filled, warm-start configurations (portfolio, default) as squares, the others as circles, the
+    returned configuration starred, and the feasible size-accuracy Pareto front."""
     ok = run.evaluations[run.evaluations["status"] == "ok"]
     feasible = (ok["precision"] >= run.min_precision) & (ok["model_size"] <= run.max_size)
+    given = ok["origin_kind"].isin(WARM_START_KINDS)
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
     norm = matplotlib.colors.LogNorm(vmin=max(ok["budget"].min(), 1), vmax=max(ok["budget"].max(), 2)) \
         if len(ok) else None
     for axes, x in ((left, "precision"), (right, "model_size")):
         for mask, filled in ((feasible, True), (~feasible, False)):
-            part = ok[mask]
-            colours = plt.cm.viridis(norm(part["budget"])) if norm else None
-            axes.scatter(part[x], part["top3_accuracy"], s=28, facecolors=colours if filled else "none",
-                         edgecolors=colours, linewidths=1.2)
+            for kind, marker, size in ((given, "s", 46), (~given, "o", 28)):
+                part = ok[mask & kind]
+                colours = plt.cm.viridis(norm(part["budget"])) if norm else None
+                axes.scatter(part[x], part["top3_accuracy"], s=size, marker=marker,
+                             facecolors=colours if filled else "none", edgecolors=colours, linewidths=1.2)
             axes.scatter([], [], s=28, facecolors="gray" if filled else "none", edgecolors="gray",
                          label="meets both constraints" if filled else "breaks a constraint")
+        if given.any():
+            axes.scatter([], [], s=46, marker="s", facecolors="none", edgecolors="black",
+                         label="warm start (portfolio, default)")
         if run.best is not None:
             axes.scatter([run.best["precision" if x == "precision" else "model_size"]], [run.best["top3_accuracy"]],
                          marker="*", s=260, color="crimson", edgecolors="black", zorder=5, label="returned")
@@ -119,8 +125,9 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
         bar.set_ticks(budgets, labels=[str(b) for b in budgets])
         bar.minorticks_off()
     skipped = len(run.evaluations) - len(ok)
-    figure.suptitle(f"{run.name}: {run.optimizer}, {run.constraints}, seed {run.seed} — {len(ok)} evaluations"
-                    + (f" ({skipped} failed or abandoned, not shown)" if skipped else ""))
+    figure.suptitle(f"{run.name}: {run.optimizer}, {run.constraints}, seed {run.seed}, warm start {run.warm_start} — "
+                    f"{len(ok)} evaluations" + (f" ({skipped} failed or abandoned, not shown)" if skipped else "")
+                    + f"\nreturned: {run.answer_origin}")
     return _save(figure, out / f"{prefix}_candidates_{run.name}.png")
 
 

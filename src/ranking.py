@@ -21,27 +21,25 @@ def is_feasible(result: Mapping[str, Any] | None, min_precision: float) -> bool:
     return rank_key(result, 0, min_precision)[0] == 2
 
 
-def rank_at(members: Iterable[Member], budget: int, min_precision: float) -> list[Member]:
-    """Members best first by their result at one budget (a rung of successive halving)."""
-    return sorted(members, key=lambda m: rank_key(m.results.get(budget), m.model_size, min_precision), reverse=True)
-
-
-def rank(members: Iterable[Member], min_precision: float) -> list[Member]:
-    """Members best first by their result at the highest budget each was evaluated at."""
-    return sorted(members, key=lambda m: rank_key(m.result, m.model_size, min_precision), reverse=True)
+def rank_population(members: Iterable[Member], min_precision: float) -> list[Member]:
+    """Members best first, those trained to a higher budget first: a result after a few epochs on one fold is
+    never weighed against a full evaluation as if they were alike (DEHB keeps one subpopulation per budget)."""
+    return sorted(members, key=lambda m: (m.budget, rank_key(m.result, m.model_size, min_precision)), reverse=True)
 
 
 def positions(members: Sequence[Member], min_precision: float) -> list[int]:
     """Rank position of each member (0 = best), in the members' order: what tournaments compare."""
-    order = rank(members, min_precision)
+    order = rank_population(members, min_precision)
     where = {id(m): i for i, m in enumerate(order)}
     return [where[id(m)] for m in members]
 
 
-def final_choice(members: Iterable[Member], min_precision: float) -> tuple[Member | None, bool]:
-    """The configuration to return: feasible first, then the highest budget reached, then the ranking.
-    If none meets the precision constraint, the best by precision, with feasible=False."""
-    evaluated = [m for m in members if m.result is not None and m.result.get("status") == OK]
+def final_choice(members: Iterable[Member], min_precision: float, n_folds: int) -> tuple[Member | None, bool]:
+    """The configuration to return, among results measured on all n_folds folds (a cheap rung's result on fewer
+    never is the answer): feasible first, then the highest budget reached, then the ranking. If none meets the
+    precision constraint, the best by precision, with feasible=False."""
+    evaluated = [m for m in members if m.result is not None and m.result.get("status") == OK
+                 and len(m.result["folds"]) >= n_folds]
     if not evaluated:
         return None, False
     best = max(evaluated, key=lambda m: (is_feasible(m.result, min_precision), m.budget,

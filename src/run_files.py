@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy.stats import spearmanr
+
+from member import CHILD, DEFAULT, PORTFOLIO, origin_label
 
 RUN_PREFIX = "automl_run_"
 TRACE_COLUMNS = ("time", "avg_acc", "best_acc", "avg_prec", "best_prec", "best_feasible_acc")
 EVALUATION_KEYS = ("budget", "top3_accuracy", "precision", "model_size", "status", "time")
+WARM_START_KINDS = (PORTFOLIO, DEFAULT)  # origins given to the search, not found by it
+WARM_START_LABELS = {"portfolio": "portfolio start", "default": "default start", "none": "from scratch"}
 
 
 class RunFileError(ValueError):
@@ -37,6 +42,37 @@ class Run:
         if self.settings.get("algorithm") == "random":
             return "random search"
         return "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
+
+    @property
+    def label(self) -> str:
+        """The optimizer and its warm start: what a comparison groups runs by."""
+        return f"{self.optimizer} ({WARM_START_LABELS[self.warm_start]})"
+
+    @property
+    def warm_start(self) -> str:
+        """What the run trained first; runs made before the flag existed started from the portfolio."""
+        return self.settings.get("warm_start", "portfolio")
+
+    @property
+    def answer_origin(self) -> str:
+        return origin_label(self.best.get("origin") or legacy_origin(self.best)) if self.best else "none"
+
+    def statistics(self) -> dict[str, Any]:
+        """How the search spent its time: evaluations, budgets trained, members bred, and how well the lowest
+        budget's ranking predicted the highest one's (Spearman over members measured at both)."""
+        ok = self.evaluations[self.evaluations["status"] == "ok"]
+        budgets = sorted(int(b) for b in ok["budget"].unique())
+        low = ok[ok["budget"] == budgets[0]].drop_duplicates("member", keep="last").set_index("member") if budgets \
+            else ok
+        high = ok[ok["budget"] == budgets[-1]].drop_duplicates("member", keep="last").set_index("member") if budgets \
+            else ok
+        both = low.index.intersection(high.index)
+        rho = spearmanr(low.loc[both, "top3_accuracy"], high.loc[both, "top3_accuracy"]).statistic \
+            if len(budgets) > 1 and len(both) >= 3 else float("nan")
+        members = self.evaluations.drop_duplicates("member")
+        return {"evaluations": len(self.evaluations), "budgets": budgets,
+                "children": int((members["origin_kind"] == CHILD).sum()),
+                "rank_pairs": len(both) if len(budgets) > 1 else 0, "rank_correlation": float(rho)}
 
     @property
     def max_size(self) -> int:
@@ -93,6 +129,16 @@ def _read_trace(path: Path) -> pd.DataFrame:
     return table
 
 
+def legacy_origin(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The origin of an evaluation recorded before origins were: a child when it has parents, else unknown."""
+    parents = entry.get("parents")
+    return {"kind": CHILD, "parents": parents, "generation": "?"} if parents else None
+
+
+def origin_kind(origin: dict[str, Any] | None) -> str:
+    return origin["kind"] if origin else "not recorded"
+
+
 def load_run(path: Path) -> Run:
     """One run from its automl_run_*.json (or its {info}.csv, whose JSON lies next to it)."""
     path = Path(path)
@@ -113,6 +159,8 @@ def load_run(path: Path) -> Run:
     missing = [key for key in EVALUATION_KEYS if key not in evaluations.columns]
     if missing:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")
+    evaluations["origin_kind"] = [origin_kind(entry.get("origin") or legacy_origin(entry))
+                                  for entry in record["evaluations"]]
     trace = _read_trace(path.with_name(f"{path.stem.removeprefix(RUN_PREFIX)}.csv"))
     return Run(path, record["settings"], evaluations, record.get("best"), trace, bool(record.get("finished")))
 

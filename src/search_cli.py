@@ -16,8 +16,9 @@ from cost_model import PRIORS, CostModel
 from data import DataError, class_warnings, load_dataset
 from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker,
                      wants_cluster)
-from EA import AsyncEvolution, EvolutionaryHyperband, RandomSearch
+from EA import AsyncEvolution, RandomSearch, Start
 from job_runner import job_spec
+from member import answer_origin, default_origin, portfolio_origin
 from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
@@ -31,6 +32,8 @@ from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_p
 log = logging.getLogger("automl")
 
 EXIT_NOT_MET, EXIT_INTERRUPTED = 3, 130
+WARM_STARTS = ("portfolio", "default", "none")
+RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
 
 
 def positive_float(text: str) -> float:
@@ -52,15 +55,19 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
                         help="required: smallest macro precision allowed, in [0, 1]")
     if evolutionary:
         parser.add_argument("--pop_size", type=int, default=50,
-                            help="random members that open the run; members kept by (mu + lambda) survival")
-        parser.add_argument("--num_children", type=positive_int, default=10,
-                            help="children per generation of the plain EA (--hyperband False)")
+                            help="members kept by steady-state survival: the parents' pool")
         parser.add_argument("--hyperband", type=parse_bool, default=True,
-                            help="successive-halving brackets over epochs; False: every child trained to --max_budget")
+                            help="asynchronous successive halving over epochs; False: every member trained to "
+                                 "--max_budget")
         parser.add_argument("--eta", type=float, default=3.0,
-                            help="Hyperband keeps 1/eta of a rung and trains it eta times longer")
-        parser.add_argument("--min_budget", type=positive_float, default=1.0,
-                            help="epochs of the smallest Hyperband rung")
+                            help="successive halving promotes the top 1/eta of a rung to eta times its budget")
+        parser.add_argument("--min_budget", type=positive_float, default=None,
+                            help="epochs of the lowest rung; the rungs are --max_budget / eta^k down to it (default: "
+                                 "--max_budget / eta^2, three rungs: 6, 17 and 50 epochs)")
+    parser.add_argument("--warm_start", choices=WARM_STARTS, default="portfolio",
+                        help="what the run trains before any random or bred configuration: portfolio (the proven "
+                             "networks of search_space.PORTFOLIO, then the default configuration), default (only the "
+                             "default configuration) or none (a search from scratch)")
     parser.add_argument("--max_time", type=positive_float, default=3600.0, help="wall-clock seconds")
     parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
     parser.add_argument("--seed", type=int, default=123,
@@ -87,13 +94,17 @@ def check_settings(s: dict[str, Any]) -> None:
             raise UsageError(f"--pop_size must be at least 2, got {s['pop_size']}")
         if s["eta"] <= 1:
             raise UsageError(f"--eta must be greater than 1, got {s['eta']}")
-        if s["min_budget"] > s["max_budget"]:
+        if min_budget(s) > s["max_budget"]:
             raise UsageError(f"--min_budget {s['min_budget']} is larger than --max_budget {s['max_budget']}")
 
 
+def min_budget(s: dict[str, Any]) -> float:
+    """The lowest rung's budget: --min_budget, else the one that gives RUNGS rungs."""
+    return s.get("min_budget") or s["max_budget"] / s["eta"] ** (RUNGS - 1)
+
+
 def run_info(s: dict[str, Any], now: datetime) -> str:
-    head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
-            if s["algorithm"] == "ea" else "randomSearch")
+    head = f"popSize_{s['pop_size']}_hyperband_{s['hyperband']}" if s["algorithm"] == "ea" else "randomSearch"
     return (f"{head}_minPrecision_{s['constraint_min_precision']}_maxModelSize_{s['constraint_max_model_size']}"
             f"_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
 
@@ -128,43 +139,48 @@ class Search:
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of = self.target.model_size
         fit = self.policy.fitter(SPACE, shape, classes, self.max_size)
+        portfolio, initial = self._warm_start(s, fit)
         if s["algorithm"] == "random":
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
-                                None, self._initial_configs(s))
-        rng = np.random.default_rng(s["seed"])
-        portfolio = sorted((fit(load_config(config), rng) for config in PORTFOLIO), key=self.target.model_macs)
-        if wants_cluster(s):
-            return AsyncEvolution(
-                SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
-                min_budget=s["min_budget"] if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
-                eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints,
-                initial_configs=self._initial_configs(s),
-                proven_configs=self.policy.opening(portfolio, s["max_time"] - RESERVE_SECONDS),
-                job_seconds=self.policy.job_seconds)
-        return EvolutionaryHyperband(
-            SPACE, fit, size_of, s["constraint_min_precision"],
-            pop_size=s["pop_size"], num_children=s["num_children"], hyperband=s["hyperband"],
-            min_budget=s["min_budget"], max_budget=s["max_budget"], eta=s["eta"], seed=s["seed"],
-            checkpoint_dir=self.files.checkpoints, initial_configs=self._initial_configs(s),
-            proven_configs=portfolio, epoch_seconds=self.policy.epoch_seconds)
+                                None, portfolio + initial)
+        return AsyncEvolution(
+            SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
+            min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
+            eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
+            job_seconds=self.policy.job_seconds)
 
-    def _initial_configs(self, s: dict[str, Any]) -> list[dict]:
-        """The default configuration, when it fits the size constraint and, where it is trained straight to
+    def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
+        """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
+        predicted to finish within the run) and the default configuration, as --warm_start asks."""
+        warm_start = s.get("warm_start", "portfolio")
+        portfolio: list[Start] = []
+        if warm_start == "portfolio":
+            rng = np.random.default_rng(s["seed"])
+            fitted = [(fit(load_config(config), rng), portfolio_origin(i)) for i, config in enumerate(PORTFOLIO)]
+            fitted.sort(key=lambda start: self.target.model_macs(start[0]))
+            opening = self.policy.opening([config for config, _ in fitted], s["max_time"] - RESERVE_SECONDS)
+            portfolio = fitted[:len(opening)]
+        initial = [(dict(DEFAULT_CONFIG), default_origin())] if warm_start != "none" and self._default_fits(s) else []
+        return portfolio, initial
+
+    def _default_fits(self, s: dict[str, Any]) -> bool:
+        """The default configuration joins when it fits the size constraint and, where it is trained straight to
         max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
         if self.target.model_size(DEFAULT_CONFIG) > self.max_size:
-            return []
+            return False
         if (s["algorithm"] == "ea" and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
-            return [dict(DEFAULT_CONFIG)]
-        log.info("the default configuration is left out: %d epochs of it would take about %.0f s",
-                 s["max_budget"], self.policy.training_seconds(DEFAULT_CONFIG, s["max_budget"]))
-        return []
+            return True
+        log.info("the default configuration is left out: a full evaluation of it would take about %.0f s",
+                 self.policy.full_seconds(DEFAULT_CONFIG))
+        return False
 
 
 def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]) -> str:
     files, n = runner.recorder.files, len(runner.recorder.evaluations)
     if best is None:
         return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
-    return (f"{best['label'].capitalize()}: member {best['member']} reached cross-validated top-3 accuracy "
+    return (f"{best['label'].capitalize()}: member {best['member']} ({answer_origin(best['origin'])}) reached "
+            f"cross-validated top-3 accuracy "
             f"{best['top3_accuracy']:.4f} and precision {best['precision']:.4f} at {best['budget']} epochs, with "
             f"{best['model_size']:,} parameters (limits: at most {s['constraint_max_model_size']:,} parameters, "
             f"precision at least {s['constraint_min_precision']}). {n} evaluations, "
@@ -183,8 +199,8 @@ def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:
 def job_spec_of(setup: dict[str, Any]) -> Callable:
     """How the driver describes a job to a worker: plain data, absolute paths, the wall-clock deadline."""
     def spec_of(job, wall_deadline: float) -> dict:
-        return job_spec(job.config, job.budget, absolute(job.checkpoint_in), absolute(job.checkpoint_out),
-                        wall_deadline, **setup)
+        return job_spec(job.config, job.budget, job.folds, absolute(job.checkpoint_in),
+                        absolute(job.checkpoint_out), wall_deadline, **setup)
     return spec_of
 
 
@@ -248,7 +264,8 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
 
 def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
     search = Search(settings, info, settings.get("planned_workers") or 1)
-    return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.warnings)
+    return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
+                               search.warnings)
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:

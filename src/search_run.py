@@ -21,6 +21,7 @@ from budget_policy import BudgetPolicy
 from EA import Job
 from member import ABANDONED, OK, Member
 from ranking import final_choice, is_feasible
+from search_space import ORIGIN_KEY
 from target import Target
 from utils import atomic_write_json, atomic_write_text, where_and_when
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and writing the results
 TRUSTED_AFTER = 10  # evaluations measured before a predicted overrun may end a run (the first include warm-up)
-RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "train_seconds", "status", "message", "folds")
+RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "fold_epochs", "train_seconds", "status",
+               "message", "folds")
 
 
 class Optimizer(Protocol):
@@ -80,9 +82,9 @@ def population_of(optimizer: Optimizer) -> list[Member]:
 class RunRecorder:
     """Keeps the run's files up to date after every evaluation."""
 
-    def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float,
+    def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float, n_folds: int,
                  warnings: list[str] | None = None):
-        self.files, self.settings, self.min_precision = files, settings, min_precision
+        self.files, self.settings, self.min_precision, self.n_folds = files, settings, min_precision, n_folds
         self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
         self.events: list[dict[str, int]] = []  # with workers: every ask and every tell, in arrival order
@@ -103,12 +105,12 @@ class RunRecorder:
         if self.events:
             self.events.append({"tell": job.id, "evaluation": len(self.evaluations)})
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
-                 "parents": list(job.member.parents), "configuration": job.config, "budget": job.budget,
-                 "bracket": job.bracket, "rung": job.rung, "epochs_this_call": epochs_this_call,
+                 "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
+                 "rung": job.rung, "epochs_this_call": epochs_this_call,
                  "time": elapsed, **{k: result[k] for k in RESULT_KEYS},
                  **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
-        if is_feasible(result, self.min_precision):
+        if is_feasible(result, self.min_precision) and len(result["folds"]) >= self.n_folds:  # could be the answer
             self.best_feasible = np.nanmax([self.best_feasible, result["top3_accuracy"]])
         self.rows.append(self._row(optimizer, elapsed))
         self.write(optimizer, final=False)
@@ -122,10 +124,11 @@ class RunRecorder:
                 "avg_prec": float(np.mean(prec)), "best_prec": max(prec), "best_feasible_acc": self.best_feasible}
 
     def best(self, optimizer: Optimizer) -> dict[str, Any] | None:
-        member, feasible = final_choice(optimizer.members.values(), self.min_precision)
+        member, feasible = final_choice(optimizer.members.values(), self.min_precision, self.n_folds)
         if member is None:
             return None
-        return {"member": member.id, "budget": member.budget, "configuration": member.config,
+        return {"member": member.id, "origin": member.origin, "budget": member.budget,
+                "configuration": member.config,
                 "model_size": member.model_size, "top3_accuracy": member.result["top3_accuracy"],
                 "precision": member.result["precision"], "constraints_met": feasible,
                 "label": "constraints met" if feasible else "constraints not met"}
@@ -138,8 +141,9 @@ class RunRecorder:
                                                 **({"events": self.events} if self.events else {})})
         atomic_write_text(self.files.csv, pd.DataFrame(self.rows).to_csv(index=False))
         if best is not None:
-            atomic_write_json(self.files.opt_cfg, best["configuration"])
-            atomic_write_json(self.files.opt_cfg_copy, best["configuration"])
+            answer = {**best["configuration"], ORIGIN_KEY: best["origin"]}
+            atomic_write_json(self.files.opt_cfg, answer)
+            atomic_write_json(self.files.opt_cfg_copy, answer)
         return best
 
 
@@ -157,7 +161,7 @@ class SearchRunner:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
 
     def _predicted_seconds(self, job: Job) -> float:
-        return self.policy.job_seconds(job.member, job.budget, job.checkpoint_in is not None)
+        return self.policy.job_seconds(job.member, job.fold_epochs)
 
     def _next_job(self, left: float) -> Job | None:
         """The optimizer's next job, or None to end the run early: a job predicted to outlast the time left is
@@ -172,9 +176,9 @@ class SearchRunner:
                  job.budget, needed)
         return None
 
-    def _learn(self, job: Job, result: dict[str, Any], epochs_this_call: int) -> None:
+    def _learn(self, job: Job, result: dict[str, Any]) -> None:
         if result["status"] == OK:
-            self.policy.observe(job.config, epochs_this_call, result["train_seconds"])
+            self.policy.observe(job.config, result["fold_epochs"], result["train_seconds"])
 
     def _seconds_left(self) -> float:
         """Search time left after the last recorded evaluation: what the optimizer plans with. It is taken from
@@ -199,11 +203,7 @@ class SearchRunner:
         result = {k: entry[k] for k in RESULT_KEYS}
         if "worker" in entry:
             result["worker"] = entry["worker"]
-        epochs = entry["epochs_this_call"]
-        self._learn(job, result, epochs)
-        self.optimizer.tell(job, result)
-        self.recorder.record(job, result, epochs, entry["time"], self.optimizer)
-        self.optimizer.obsolete_checkpoints()
+        self._tell(job, result, entry["epochs_this_call"], entry["time"])
 
     def run(self) -> bool:
         """Search until the time is up; True if interrupted (Ctrl-C or SIGTERM). Files stay valid either way."""
@@ -230,7 +230,7 @@ class SearchRunner:
 
     def _run_job(self, job: Job, start: float, deadline: float) -> bool:
         started = time.time()
-        result = self.target(job.config, job.budget, checkpoint_in=job.checkpoint_in,
+        result = self.target(job.config, job.budget, folds=job.folds, checkpoint_in=job.checkpoint_in,
                              checkpoint_out=job.checkpoint_out, deadline=deadline).to_dict()
         result["worker"] = where_and_when(started)
         if result["status"] == "stopped":
@@ -238,12 +238,16 @@ class SearchRunner:
             return False
         if result["status"] == ABANDONED:
             log.info("member %d to %d epochs %s", job.member.id, job.budget, result["message"])
-        epochs = self._epochs_this_call(job, result["epochs"])
-        self._learn(job, result, epochs)
-        self.optimizer.tell(job, result)
-        self.recorder.record(job, result, epochs, time.monotonic() - start, self.optimizer)
-        self._delete(self.optimizer.obsolete_checkpoints())
+        self._tell(job, result, self._epochs_this_call(job, result["epochs"]), time.monotonic() - start)
         return True
+
+    def _tell(self, job: Job, result: dict[str, Any], epochs: int, elapsed: float) -> None:
+        """What follows every finished job: the budget policy learns, the optimizer is told, the files are
+        written, and checkpoints no job will continue from are deleted."""
+        self._learn(job, result)
+        self.optimizer.tell(job, result)
+        self.recorder.record(job, result, epochs, elapsed, self.optimizer)
+        self._delete(self.optimizer.obsolete_checkpoints())
 
     def _delete(self, paths: list[Path]) -> None:
         if not self.keep_checkpoints:

@@ -73,6 +73,9 @@ PORTFOLIO: list[dict[str, Any]] = [
 ]
 
 
+ORIGIN_KEY = "origin"  # a configuration file written by a search says where the answer came from; not a hyperparameter
+
+
 class ConfigError(ValueError):
     """A configuration that is not a member of the search space; the message names the key."""
 
@@ -139,9 +142,11 @@ def _check_value(space: ConfigurationSpace, key: str, value: Any) -> None:
 
 
 def load_config(raw: Mapping[str, Any], space: ConfigurationSpace = SPACE) -> dict[str, Any]:
-    """Validate a (partial) configuration; fill missing keys from the default; drop inactive layer widths."""
+    """Validate a (partial) configuration; fill missing keys from the default; drop inactive layer widths (and
+    the file's `origin`, which is not a hyperparameter)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"a configuration must be a JSON object, got {type(raw).__name__}")
+    raw = {key: value for key, value in raw.items() if key != ORIGIN_KEY}
     for key, value in raw.items():
         if key not in space:
             raise ConfigError(f"{key}: unknown hyperparameter")

@@ -41,6 +41,7 @@ class TargetResult:
     train_seconds: float
     status: str  # ok | diverged | failed | stopped (deadline reached) | abandoned (could not reach the budget in time)
     message: str = ""
+    fold_epochs: int = 0  # epochs trained in this call, summed over the folds: what the call cost
     folds: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
 
@@ -215,9 +216,13 @@ class Target:
             self.y_test = test.labels.to(self.device)
 
     @property
-    def images_per_epoch(self) -> int:
-        """Training images passed per epoch over all folds: what an epoch of budget costs."""
-        return sum(len(train_index) for train_index, _ in self.splits)
+    def n_folds(self) -> int:
+        return len(self.splits)
+
+    @property
+    def images_per_fold_epoch(self) -> float:
+        """Training images one fold passes per epoch (the mean over folds): what a fold-epoch costs."""
+        return float(np.mean([len(train_index) for train_index, _ in self.splits]))
 
     def model_size(self, config: Mapping[str, Any]) -> int:
         return count_parameters(config, self.input_shape, self.num_classes)
@@ -236,9 +241,10 @@ class Target:
         index = torch.as_tensor(val_index, device=self.device)
         return self.x[index], self.y[index]
 
-    def _new_runs(self, config: Mapping[str, Any]) -> list[FoldRun]:
+    def fold_runs(self, config: Mapping[str, Any], folds: int | None = None) -> list[FoldRun]:
+        """Fresh training states of the first `folds` folds (all by default), each seeded by its fold."""
         runs = []
-        for fold, (train_index, _) in enumerate(self.splits):
+        for fold, (train_index, _) in enumerate(self.splits[:folds]):
             index = torch.as_tensor(train_index, device=self.device)
             runs.append(FoldRun(config, self.x[index], self.y[index], self.num_classes,
                                 self.seed * 1000 + fold, self.device))
@@ -246,20 +252,24 @@ class Target:
 
     def trained_runs(self, config: Mapping[str, Any], budget: int) -> list[FoldRun]:
         """One fresh run per fold trained to `budget` epochs, to score in other ways (bench/bench_tta.py)."""
-        runs = self._new_runs(config)
+        runs = self.fold_runs(config)
         self._train(runs, budget, None)
         return runs
 
-    def __call__(self, config: Mapping[str, Any], budget: int, *, checkpoint_in: Path | None = None,
-                 checkpoint_out: Path | None = None, deadline: float | None = None) -> TargetResult:
-        """Train `config` to `budget` epochs (continuing from checkpoint_in) and measure; never raises."""
+    def __call__(self, config: Mapping[str, Any], budget: int, *, folds: int | None = None,
+                 checkpoint_in: Path | None = None, checkpoint_out: Path | None = None,
+                 deadline: float | None = None) -> TargetResult:
+        """Train `config` to `budget` epochs on the first `folds` folds (all by default), continuing from
+        checkpoint_in (whose folds continue; folds it lacks start afresh), and measure them; never raises."""
         started = time.perf_counter()
         size = self.model_size(config)
         runs: list[FoldRun] = []
+        before = 0
         try:
-            runs = self._new_runs(config)
+            runs = self.fold_runs(config, folds)
             if checkpoint_in is not None:
                 self._restore(runs, config, checkpoint_in)
+            before = sum(run.epoch for run in runs)
             status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
         except TrainingDiverged as error:
             status, message = "diverged", str(error)
@@ -267,15 +277,16 @@ class Target:
             log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
             status, message = "failed", f"{type(error).__name__}: {error}"
         epochs = runs[0].epoch if runs else 0
+        fold_epochs = sum(run.epoch for run in runs) - before if runs else 0
         if status in ("ok", "stopped") and checkpoint_out is not None:
             atomic_torch_save({"config": dict(config), "max_budget": self.max_budget, "mode": self.mode,
                                "seed": self.seed, "folds": [run.state_dict() for run in runs]}, checkpoint_out)
-        folds, confusion = self._measure(runs, status)
+        folds, confusion = self._measure(runs, status, len(self.splits[:folds]))
         return TargetResult(
             top3_accuracy=float(np.mean([f["top3_accuracy"] for f in folds])),
             precision=float(np.mean([f["precision"] for f in folds])),
             model_size=size, epochs=epochs, train_seconds=time.perf_counter() - started,
-            status=status, message=message, folds=folds, confusion=confusion,
+            status=status, message=message, fold_epochs=fold_epochs, folds=folds, confusion=confusion,
         )
 
     def _restore(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path) -> None:
@@ -284,6 +295,8 @@ class Target:
         for key, value in expected.items():
             if state[key] != value:
                 raise ValueError(f"checkpoint {path}: {key} {state[key]!r} differs from {value!r}")
+        if len(state["folds"]) > len(runs):
+            raise ValueError(f"checkpoint {path} holds {len(state['folds'])} folds, more than the {len(runs)} asked for")
         for run, fold_state in zip(runs, state["folds"]):
             run.load_state_dict(fold_state)
 
@@ -307,10 +320,11 @@ class Target:
                                          "each would outlast the deadline")
         return "ok", ""
 
-    def _measure(self, runs: list[FoldRun], status: str) -> tuple[list[dict[str, float]], list[list[int]]]:
+    def _measure(self, runs: list[FoldRun], status: str,
+                 n_folds: int) -> tuple[list[dict[str, float]], list[list[int]]]:
         confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
         folds = []
-        for fold in range(len(self.splits)):
+        for fold in range(n_folds):
             x_val, y_val = self.validation(fold)
             if status in ("ok", "stopped"):
                 metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)

@@ -25,6 +25,12 @@ def _holds(ok: pd.Series) -> str:
     return "yes" if ok.all() else f"no ({int(ok.sum())} of {len(ok)} seeds)"
 
 
+def _text(row: pd.Series, key: str, missing: str) -> str:
+    """A column that tables written before it existed lack (origin, warm start), or that does not apply."""
+    value = row.get(key)
+    return missing if value is None or pd.isna(value) else str(value)
+
+
 def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: size, test precision and top-3 (mean ± sd over seeds), and whether each
     constraint of the run that returned it holds on test/ (n/a: not from a run)."""
@@ -34,7 +40,9 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
         ok = group[group["status"] == "ok"]
         size_limit, precision_limit = first["max_size"], first["min_precision"]
         rows.append({
-            "configuration": name, "optimizer": first["optimizer"], "parameters": int(first["model_size"]),
+            "configuration": name, "optimizer": first["optimizer"], "warm start": _text(first, "warm_start", "n/a"),
+            "origin": _text(first, "origin", "not recorded"),
+            "parameters": int(first["model_size"]),
             "seeds": f"{len(ok)} of {len(group)}",
             "test precision": _mean_sd(ok["precision"]), "test top-3": _mean_sd(ok["top3_accuracy"]),
             "size ≤ limit": "n/a" if pd.isna(size_limit) else _holds(group["model_size"] <= size_limit),
@@ -56,13 +64,17 @@ def majority_hits(results: pd.DataFrame, name: str) -> np.ndarray | None:
 
 def comparison_pairs(results: pd.DataFrame) -> list[tuple[str, str]]:
     """Each configuration against the default (when measured), and configurations returned by different
-    optimizers from searches with the same seed."""
+    optimizers from searches with the same seed and the same warm start."""
     first = results.drop_duplicates("name").set_index("name")
+    if "warm_start" not in first:
+        first["warm_start"] = "portfolio"  # tables written before warm starts were recorded
     names = list(first.index)
     pairs = [(name, DEFAULT_NAME) for name in names if name != DEFAULT_NAME and DEFAULT_NAME in names]
     for a, b in combinations([n for n in names if n != DEFAULT_NAME], 2):
         optimizers, seeds = first.loc[[a, b], "optimizer"], first.loc[[a, b], "search_seed"]
-        if optimizers.iloc[0] != optimizers.iloc[1] and seeds.notna().all() and seeds.iloc[0] == seeds.iloc[1]:
+        starts = first.loc[[a, b], "warm_start"].astype(str)
+        if optimizers.iloc[0] != optimizers.iloc[1] and seeds.notna().all() and seeds.iloc[0] == seeds.iloc[1] \
+                and starts.iloc[0] == starts.iloc[1]:
             pairs.append((a, b))
     return pairs
 

@@ -1,6 +1,7 @@
 """A cheap stand-in for the target: accuracy is a smooth function of the configuration and the budget."""
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -12,8 +13,12 @@ SHAPE, CLASSES = (3, 16, 16), 17
 
 
 class FakeTarget:
-    def __init__(self, seconds_per_epoch: float = 0.0, images_per_epoch: int = 1360):
-        self.seconds_per_epoch, self.images_per_epoch = seconds_per_epoch, images_per_epoch
+    """Three folds; a checkpoint holds the epoch and the number of folds trained; folds it lacks start at 0."""
+
+    n_folds = 3
+
+    def __init__(self, seconds_per_epoch: float = 0.0, images_per_fold_epoch: float = 453.0):
+        self.seconds_per_epoch, self.images_per_fold_epoch = seconds_per_epoch, images_per_fold_epoch
         self.calls: list[tuple[dict, int, Path | None]] = []
 
     def model_size(self, config) -> int:
@@ -25,13 +30,14 @@ class FakeTarget:
     def model_work(self, config) -> Work:
         return count_work(config, SHAPE, CLASSES)
 
-    def _seconds(self, epochs: int) -> float:
+    def _seconds(self, fold_epochs: int) -> float:
         """Reported, not measured, so that runs compared in tests rank ties the same way."""
-        return max(self.seconds_per_epoch, 1e-3) * max(epochs, 1)
+        return max(self.seconds_per_epoch, 1e-3) * max(fold_epochs, 1)
 
-    def __call__(self, config, budget, *, checkpoint_in=None, checkpoint_out=None, deadline=None):
+    def __call__(self, config, budget, *, folds=None, checkpoint_in=None, checkpoint_out=None, deadline=None):
         self.calls.append((config, budget, checkpoint_in))
-        start_epoch = int(checkpoint_in.read_text()) if checkpoint_in is not None else 0
+        folds = folds or self.n_folds
+        start_epoch, kept = json.loads(checkpoint_in.read_text()) if checkpoint_in is not None else (0, 0)
         epoch, status = start_epoch, "ok"
         while epoch < budget:
             if deadline is not None and time.monotonic() >= deadline:
@@ -41,18 +47,21 @@ class FakeTarget:
             epoch += 1
         if checkpoint_out is not None and status == "ok":
             Path(checkpoint_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(checkpoint_out).write_text(str(epoch))
+            Path(checkpoint_out).write_text(json.dumps([epoch, folds]))
+        fold_epochs = kept * (epoch - start_epoch) + (folds - kept) * epoch
         quality = math.exp(-abs(math.log10(config["learning_rate_init"]) + 2.5))
         accuracy = quality * (1 - math.exp(-epoch / 10)) * 0.95 + 0.05
         return TargetResult(top3_accuracy=accuracy, precision=accuracy / 2, model_size=self.model_size(config),
-                            epochs=epoch, train_seconds=self._seconds(epoch - start_epoch), status=status)
+                            epochs=epoch, fold_epochs=fold_epochs, train_seconds=self._seconds(fold_epochs),
+                            status=status, folds=[{"top3_accuracy": accuracy, "precision": accuracy / 2}] * folds)
 
 
 class SecondPerEpoch:
-    """A cost model that predicts one second per epoch for every network and learns nothing."""
+    """A cost model that predicts one second per epoch of all folds (a third per fold-epoch) for every network
+    and learns nothing."""
 
     def observe(self, *args) -> None:
         pass
 
     def seconds(self, work, images_seen: int, batch_size: int, evaluations: float = 1.0) -> float:
-        return images_seen / FakeTarget().images_per_epoch
+        return images_seen / (FakeTarget.n_folds * FakeTarget().images_per_fold_epoch)

@@ -30,7 +30,7 @@ REQUIRED = ["--constraint_max_model_size", "2e5", "--constraint_min_precision", 
     ([*REQUIRED, "--min_budget", "60", "--max_budget", "50"], "--min_budget"),
     ([*REQUIRED, "--eta", "1"], "--eta"),
     ([*REQUIRED, "--hyperband", "maybe"], "--hyperband"),
-    ([*REQUIRED, "--num_children", "0"], "--num_children"),
+    ([*REQUIRED, "--warm_start", "maybe"], "--warm_start"),
     ([*REQUIRED, "--resume", "/nonexistent/run.json"], "no such file"),
     ([*REQUIRED, "--device", "tpu"], "--device"),
     (["--constraint_max_model_size", "100", "--constraint_min_precision", "0.4"], "smallest network"),
@@ -75,19 +75,50 @@ def test_end_to_end_run_on_tiny_data(tmp_path, script):
     assert not [p for p in out.iterdir() if p.is_dir()]
 
 
+def test_from_scratch_under_a_short_deadline_the_cheap_rungs_run_and_the_answer_has_every_fold(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    done = automl("--constraint_max_model_size", "2e4", "--constraint_min_precision", "0.1", "--max_time", "20",
+                  "--max_budget", "9", "--min_budget", "1", "--seed", "1", "--warm_start", "none", "--data_dir", data,
+                  "--output_dir", out, "--quiet")
+    assert done.returncode in (0, 3), done.stderr
+    record = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    evaluations = record["evaluations"]
+    assert {e["origin"]["kind"] for e in evaluations} <= {"random", "child"}  # no portfolio, no default
+    assert {"child"} <= {e["origin"]["kind"] for e in evaluations}
+    ok = [e for e in evaluations if e["status"] == "ok"]
+    assert {1, 3} <= {e["budget"] for e in ok}  # two budgets below max_budget
+    assert all(len(e["folds"]) == (3 if e["budget"] == 9 else 1) for e in ok)
+    best = record["best"]
+    answer = next(e for e in reversed(ok) if e["member"] == best["member"])
+    assert best["budget"] == 9 and len(answer["folds"]) == 3
+
+
+def test_random_search_with_the_portfolio_trains_it_first(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    done = automl("--constraint_max_model_size", "2e5", "--constraint_min_precision", "0.1", "--max_time", "20",
+                  "--max_budget", "2", "--warm_start", "portfolio", "--data_dir", data, "--output_dir", out,
+                  "--quiet", script="src/AutoML_random_search.py")
+    assert done.returncode in (0, 3), done.stderr
+    kinds = [e["origin"]["kind"] for e in json.loads(next(out.glob("automl_run_*.json")).read_text())["evaluations"]]
+    assert kinds[:5] == ["portfolio"] * 5 and set(kinds[5:]) == {"random"}  # the default is over 2e5
+
+
 def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
     out = tmp_path / "out"
     args = [sys.executable, "src/AutoML.py", "--constraint_max_model_size", "2e4", "--constraint_min_precision",
             "0.1", "--max_time", "30", "--max_budget", "9", "--pop_size", "4", "--data_dir", str(data),
-            "--output_dir", str(out), "--quiet"]
+            "--output_dir", str(out), "--quiet", "--warm_start", "none"]
     # As from a terminal: a shell's background jobs (pytest run with `&`) inherit SIGINT ignored.
     process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         runs = list(out.glob("automl_run_*.json"))
-        if runs and len(json.loads(runs[0].read_text())["evaluations"]) >= 4:
+        record = json.loads(runs[0].read_text()) if runs else {}
+        if record.get("best") and len(record["evaluations"]) >= 4:  # from scratch: once a member reached 9
             break
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
@@ -96,7 +127,9 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     run_file = next(out.glob("automl_run_*.json"))
     record = json.loads(run_file.read_text())
     assert record["interrupted"] and len(record["evaluations"]) >= 4
-    assert json.loads((out / "opt_cfg.json").read_text()) == record["best"]["configuration"]
+    assert read_config(out / "opt_cfg.json") == record["best"]["configuration"]
+    assert json.loads((out / "opt_cfg.json").read_text())["origin"] == record["best"]["origin"]
+    assert record["settings"]["warm_start"] == "none"
     moved = tmp_path / "moved"
     out.rename(moved)
     run_file = moved / run_file.name
@@ -106,3 +139,5 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     resumed = json.loads(run_file.read_text())
     assert resumed["finished"] and len(resumed["evaluations"]) > len(record["evaluations"])
     assert resumed["evaluations"][:len(record["evaluations"])] == record["evaluations"]
+    assert resumed["settings"]["warm_start"] == "none"
+    assert {e["origin"]["kind"] for e in resumed["evaluations"]} <= {"random", "child"}

@@ -5,6 +5,7 @@ import pytest
 from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
 from cost_model import PRIORS, CostModel
 from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
+from member import Member
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 
 
@@ -33,9 +34,17 @@ def test_the_opening_configurations_are_those_the_workers_finish_in_time_and_at_
 def test_a_set_of_jobs_is_shared_among_the_workers_but_one_job_is_not():
     one, four = policy(1), policy(4)
     assert four.wall_seconds(100) == pytest.approx(one.wall_seconds(100) / 4)
-    assert four.training_seconds(DEFAULT_CONFIG, 5) == one.training_seconds(DEFAULT_CONFIG, 5) == pytest.approx(5)
+    assert four.training_seconds(DEFAULT_CONFIG, 15) == one.training_seconds(DEFAULT_CONFIG, 15) == pytest.approx(5)
     with pytest.raises(ValueError, match="workers"):
         policy(0)
+
+
+def test_a_job_is_priced_at_the_members_measured_speed_per_fold_epoch_once_it_has_one():
+    member = Member(0, dict(DEFAULT_CONFIG), 10)
+    assert policy().job_seconds(member, 30) == pytest.approx(10)  # the cost model: a third of a second each
+    member.record(2, {"status": "ok", "train_seconds": 4.0, "fold_epochs": 2, "folds": [{}]}, None)
+    member.record(4, {"status": "diverged", "train_seconds": 9.0, "fold_epochs": 0, "folds": [{}]}, None)
+    assert policy().job_seconds(member, 30) == pytest.approx(60)  # 2 s per fold-epoch; the failure is not counted
 
 
 def test_the_default_finishes_only_when_its_training_to_max_budget_fits_the_run():
@@ -58,4 +67,4 @@ def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
     for config in PORTFOLIO:
         fitted = fit(load_config(config), rng)
         assert FakeTarget().model_size(fitted) <= 1e6
-        assert fast.training_seconds(fitted, 50) <= fast.allowance * 1.001
+        assert fast.full_seconds(fitted) <= fast.allowance * 1.001

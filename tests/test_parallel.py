@@ -1,4 +1,5 @@
-"""The search on Dask workers: the asynchronous optimizer (pure, with a fake target) and a real LocalCluster."""
+"""The search on Dask workers: a real LocalCluster, a running dask scheduler with workers, deadlines and resume
+(the asynchronous optimizer itself is tested with a fake target in test_EA.py)."""
 import contextlib
 import json
 import os
@@ -9,17 +10,6 @@ import time
 from pathlib import Path
 
 from conftest import REPO_ROOT, make_image_folder
-from EA import AsyncEvolution
-from fakes import FakeTarget
-from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
-from test_EA import fit_into, size_of
-
-
-def make_async(tmp_path, **kw):
-    args = dict(pop_size=6, min_budget=1, max_budget=9, eta=3, seed=2, checkpoint_dir=tmp_path / "ckpt",
-                initial_configs=[dict(DEFAULT_CONFIG)], proven_configs=[load_config(c) for c in PORTFOLIO[:2]])
-    args.update(kw)
-    return AsyncEvolution(SPACE, fit_into(2 * 10**7), size_of, 0.2, **args)
 
 
 def search_command(data, out, max_size, max_time, max_budget, *extra):
@@ -27,47 +17,6 @@ def search_command(data, out, max_size, max_time, max_budget, *extra):
     return [sys.executable, "src/AutoML.py", "--constraint_max_model_size", max_size, "--constraint_min_precision",
             "0.1", "--max_time", max_time, "--max_budget", max_budget, "--pop_size", "4", "--data_dir", str(data),
             "--output_dir", str(out), "--quiet", *extra]
-
-
-def test_the_portfolio_opens_at_max_budget_then_new_members_start_at_the_lowest(tmp_path):
-    ea = make_async(tmp_path)
-    jobs = [ea.ask() for _ in range(4)]  # four free slots at once: every ask is answered
-    assert [job.budget for job in jobs] == [9, 9, 1, 1]
-    assert jobs[2].config == DEFAULT_CONFIG and len({job.member.id for job in jobs}) == 4
-
-
-def test_a_rung_promotes_its_best_once_it_has_eta_results(tmp_path):
-    ea, target = make_async(tmp_path, proven_configs=[]), FakeTarget()
-    first = [ea.ask() for _ in range(3)]
-    for job in first[:2]:
-        ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
-    assert ea.ask().budget == 1  # two results at budget 1: nothing to promote yet
-    job = first[2]
-    ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
-    promoted = ea.ask()
-    best = max(first, key=lambda j: j.member.result["top3_accuracy"])
-    assert promoted.member is best.member and promoted.budget == 3 and promoted.checkpoint_in == best.checkpoint_out
-
-
-def test_a_promotion_predicted_to_outlast_the_time_left_gives_way_to_a_new_member(tmp_path):
-    seconds = {1: 0.0, 3: 20.0}  # a promotion to 3 epochs is predicted to take 20 s
-
-    def job_seconds(member, budget, continued):
-        return seconds[budget]
-    ea, target = make_async(tmp_path, proven_configs=[], job_seconds=job_seconds), FakeTarget()
-    for job in [ea.ask() for _ in range(3)]:
-        ea.tell(job, target(job.config, job.budget, checkpoint_out=job.checkpoint_out).to_dict())
-    assert ea.ask(seconds_left=10).budget == 1
-    assert ea.ask(seconds_left=30).budget == 3
-
-
-def test_a_crashed_job_is_never_promoted(tmp_path):
-    ea = make_async(tmp_path, proven_configs=[], initial_configs=[])
-    jobs = [ea.ask() for _ in range(3)]
-    for job in jobs:
-        ea.tell(job, {"status": "crashed", "message": "KilledWorker", "top3_accuracy": float("nan"),
-                      "precision": 0.0, "train_seconds": 0.0})
-    assert ea.ask().budget == 1 and ea.rungs.top(1) == []
 
 
 def test_search_on_a_local_cluster_of_two_processes(tmp_path):

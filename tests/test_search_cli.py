@@ -15,18 +15,30 @@ def search(data, out, algorithm="ea", extra=()):
 
 
 def initial(s: Search) -> list[dict]:
-    return list(s.optimizer.initial)
+    return [config for config, _ in s.optimizer.initial]
 
 
-def default_seconds(s: Search, max_budget: int = 50) -> float:
-    return s.policy.training_seconds(DEFAULT_CONFIG, max_budget)
+def default_seconds(s: Search) -> float:
+    return s.policy.full_seconds(DEFAULT_CONFIG)
 
 
 def test_ea_starts_from_the_portfolio_cheapest_first_then_the_default(tiny_data, tmp_path):
     s = search(tiny_data, tmp_path)
-    macs = [s.target.model_macs(c) for c in s.optimizer.proven]
+    macs = [s.target.model_macs(c) for c, _ in s.optimizer.proven]
     assert len(macs) == len(PORTFOLIO) and macs == sorted(macs)
-    assert initial(s) == [DEFAULT_CONFIG]
+    assert sorted(origin["portfolio_member"] for _, origin in s.optimizer.proven) == list(range(len(PORTFOLIO)))
+    assert list(s.optimizer.initial) == [(DEFAULT_CONFIG, {"kind": "default"})]
+
+
+@pytest.mark.parametrize("warm_start,portfolio,default", [("portfolio", True, True), ("default", False, True),
+                                                          ("none", False, False)])
+def test_the_warm_start_is_what_the_flag_asks_for(tiny_data, tmp_path, warm_start, portfolio, default):
+    ea = search(tiny_data, tmp_path / "ea", extra=["--warm_start", warm_start]).optimizer
+    assert (len(ea.proven) == len(PORTFOLIO) if portfolio else not ea.proven)
+    assert [origin["kind"] for _, origin in ea.initial] == (["default"] if default else [])
+    rs = search(tiny_data, tmp_path / "rs", "random", ["--warm_start", warm_start]).optimizer
+    assert [origin["kind"] for _, origin in rs.initial] == (
+        ["portfolio"] * len(PORTFOLIO) * portfolio + ["default"] * default)
 
 
 def test_the_default_is_left_out_when_over_the_size_limit(tiny_data, tmp_path):
@@ -53,15 +65,16 @@ def test_with_hyperband_the_default_joins_however_short_the_run(tiny_data, tmp_p
 def test_on_micro17flower_the_portfolio_opens_the_run_at_max_budget_as_far_as_it_fits(real_data, tmp_path,
                                                                                       max_time, members):
     s = search(real_data, tmp_path, extra=["--max_time", str(max_time)])
+    assert len(s.optimizer.proven) == members
     assert s.optimizer.ask(seconds_left=max_time - RESERVE_SECONDS).budget == 50
-    assert s.optimizer.bracket.sizes == (members,)
 
 
 @pytest.mark.parametrize("evolutionary", [True, False])
 def test_help_shows_every_default_and_no_missing_one(evolutionary):
     text = " ".join(build_parser("AutoML.py", evolutionary).format_help().split())
     assert "--max_time MAX_TIME wall-clock seconds (default: 3600.0)" in text
-    assert ("(mu + lambda) survival (default: 50)" in text) == evolutionary
+    assert ("steady-state survival: the parents' pool (default: 50)" in text) == evolutionary
+    assert "--warm_start {portfolio,default,none}" in text
     assert "(default: None)" not in text
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
-from EA import EvolutionaryHyperband
+from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
 from search_run import RESERVE_SECONDS, TRUSTED_AFTER, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import SPACE
@@ -17,11 +17,12 @@ SETTINGS = {"algorithm": "ea", "seed": 5}
 
 def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hyperband=True):
     files = RunFiles(tmp_path, info)
-    ea = EvolutionaryHyperband(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9,
-                               eta=3, seed=seed, checkpoint_dir=files.checkpoints, hyperband=hyperband)
-    recorder = RunRecorder(files, SETTINGS, 0.2)
     target = FakeTarget(seconds_per_epoch)
     policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, max_time, 9)
+    ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
+                        max_budget=9, eta=3, seed=seed, checkpoint_dir=files.checkpoints,
+                        job_seconds=policy.job_seconds)
+    recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds)
     return SearchRunner(ea, target, recorder, policy, max_time=max_time, quiet=True)
 
 
@@ -62,10 +63,10 @@ def test_a_job_that_cannot_finish_before_the_deadline_is_not_started(tmp_path, s
 
 def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):
     runner = runner_for(tmp_path, max_time=1e9)
-    runner.target._seconds = lambda epochs: 2.0 * max(epochs, 1)
-    run_jobs(runner, 9, elapsed=0)  # rung 0 of bracket 0: nine members at 1 epoch
+    runner.target._seconds = lambda fold_epochs: 2.0 * max(fold_epochs, 1)
+    run_jobs(runner, 3, elapsed=0)  # three members at 1 epoch on one fold: 2 s per fold-epoch
     promotion = runner.optimizer.ask()
-    assert (promotion.budget, promotion.checkpoint_in is not None) == (3, True)
+    assert (promotion.budget, promotion.folds, promotion.checkpoint_in is not None) == (3, 1, True)
     assert runner._predicted_seconds(promotion) == 2.0 * 2
 
 
@@ -99,8 +100,8 @@ def test_output_files_parse_and_hold_every_evaluation(tmp_path):
     record = json.loads(files.run_json.read_text())
     assert record["finished"] and record["settings"] == SETTINGS and record["best"] == best
     first = record["evaluations"][0]
-    for key in ("member", "parents", "configuration", "budget", "top3_accuracy", "precision", "model_size",
-                "train_seconds", "time", "bracket", "status"):
+    for key in ("member", "origin", "configuration", "budget", "top3_accuracy", "precision", "model_size",
+                "fold_epochs", "train_seconds", "time", "rung", "status"):
         assert key in first
     times = [e["time"] for e in record["evaluations"]]
     assert times == sorted(times)
@@ -109,8 +110,9 @@ def test_output_files_parse_and_hold_every_evaluation(tmp_path):
                                    "avg_prec", "best_prec", "best_feasible_acc"]
     assert len(table) == len(record["evaluations"])
     assert table["epochs_trained"].iloc[-1] == sum(e["epochs_this_call"] for e in record["evaluations"])
-    assert json.loads(files.opt_cfg.read_text()) == best["configuration"] == json.loads(files.opt_cfg_copy.read_text())
-    assert best["constraints_met"] and best["budget"] == 9
+    answer = {**best["configuration"], "origin": best["origin"]}
+    assert json.loads(files.opt_cfg.read_text()) == answer == json.loads(files.opt_cfg_copy.read_text())
+    assert best["constraints_met"] and best["budget"] == 9 and best["origin"]["kind"] in ("random", "child")
     assert not files.checkpoints.exists()
 
 
@@ -138,16 +140,17 @@ def test_resume_continues_where_the_run_stopped(tmp_path):
         assert next_job.checkpoint_in.exists()
 
 
-def test_near_the_deadline_brackets_shrink_and_replay_the_same(tmp_path):
-    # 19.5 s left at a reported 1 s per epoch: bracket 1 (5 at 3, 1 to 9: 21 epochs) does not fit, two at 9 do.
-    max_time, elapsed = RESERVE_SECONDS + 100, 100 - 19.5
+def test_near_the_deadline_promotions_are_passed_over_and_replay_the_same(tmp_path):
+    # 5 s left at a reported 1 s per fold-epoch: a promotion from 3 to 9 epochs (6 + 2 * 9 fold-epochs) does not
+    # fit, one from 1 to 3 (2 fold-epochs) does.
+    max_time, elapsed = RESERVE_SECONDS + 100, 100 - 5
     runners = [runner_for(tmp_path / name, max_time=max_time) for name in ("first", "resumed")]
     for runner in runners:
-        runner.target._seconds = lambda epochs: float(max(epochs, 1))
+        runner.target._seconds = lambda fold_epochs: float(max(fold_epochs, 1))
     first, resumed = runners
-    run_jobs(first, 9 + 3 + 1 + 2, elapsed)  # bracket 2 (no speeds known yet: full size), then the shrunk one
-    shrunk = first.recorder.evaluations[13:]
-    assert [(e["budget"], e["rung"], e["bracket"]) for e in shrunk] == [(9, 0, 2), (9, 0, 2)]
+    run_jobs(first, 20, elapsed)
+    budgets = {e["budget"] for e in first.recorder.evaluations}
+    assert budgets == {1, 3}
 
     resumed.replay(first.recorder.evaluations)
     run_jobs(first, 1, elapsed)
