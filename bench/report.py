@@ -1,7 +1,7 @@
 """bench/REPORT.md from bench/report_template.md and the benchmarks' outputs: training speed, flip test-time
-augmentation, many workers and the CUDA check as their commands saved them in bench/results/ (they take minutes
-to an hour to rerun), and the cost model recomputed now from the committed runs in runs_precision/bench_search/
-(seconds).
+augmentation, cheap fidelities, many workers and the CUDA check as their commands saved them in bench/results/
+(they take minutes to an hour to rerun), and the cost model recomputed now from the committed runs in
+runs_precision/bench_search/ (seconds).
 Usage: python bench/report.py
 """
 from __future__ import annotations
@@ -13,16 +13,39 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "src"))
 
+from bench_fidelity import correlations, load  # noqa: E402
+from metrics import chance_top3  # noqa: E402
 from utils import atomic_write_text  # noqa: E402
 
 NO_GPU_RUN = "not run yet: no machine with a GPU has been available to this project's benchmark runs"
+
+
+def fidelity_reading(records: Path) -> str:
+    """What the fidelity table says about the search's rungs, read from the saved records."""
+    table = correlations(load(records), chance_top3(17)).set_index(["budget", "fidelity"])
+    one_fold = "fold 0, schedule over 50"
+
+    def rho(budget: int, column: str = "spearman") -> str:
+        return f"{table.loc[(budget, one_fold), column]:.2f}"
+    return (f"- The lowest rung before this fidelity study (2 epochs) ranks the configurations with Spearman "
+            f"{rho(2)} over all and {rho(2, 'spearman_learners')} among those that learn; the search's lowest rung "
+            f"now (6 epochs, one fold) {rho(6)} and {rho(6, 'spearman_learners')}; its middle rung (17 epochs, one "
+            f"fold) {rho(17)} and {rho(17, 'spearman_learners')}. The median configuration is still at "
+            f"{table.loc[(2, one_fold), 'median_top3']:.2f} top-3 after 2 epochs (chance {chance_top3(17):.2f}) and "
+            f"at {table.loc[(6, one_fold), 'median_top3']:.2f} after 6.\n"
+            f"- One fold against the mean of three at 6 epochs: {rho(6)} against "
+            f"{table.loc[(6, '3 folds, schedule over 50'), 'spearman']:.2f}; one fold costs a third.\n"
+            f"- A schedule that ends at the budget (6 epochs: {table.loc[(6, 'fold 0, schedule over 6'), 'spearman']:.2f}"
+            f") against the 50-epoch schedule continued: a job continued from its checkpoint must keep the 50-epoch "
+            "schedule to measure at 50 what `main.py -t` trains, so the search keeps it.")
 
 
 def main() -> None:
     cost_model = subprocess.run([sys.executable, str(BENCH / "bench_cost_model.py")], cwd=BENCH.parent,
                                 capture_output=True, text=True, check=True).stdout
     outputs = {name: (BENCH / "results" / f"{name}.txt").read_text()
-               for name in ("bench_target", "bench_tta", "bench_parallel")}
+               for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity")}
+    outputs["fidelity_reading"] = fidelity_reading(BENCH / "results" / "fidelity.jsonl")
     gpu = BENCH / "results" / "gpu_check.txt"
     outputs["gpu_check"] = gpu.read_text() if gpu.exists() else NO_GPU_RUN
     text = (BENCH / "report_template.md").read_text().format(bench_cost_model=cost_model.strip(),

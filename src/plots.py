@@ -83,7 +83,8 @@ def pareto_front(sizes: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
     """Every measured evaluation: precision and model size against top-3, the constraint lines, colour by budget,
     feasible points filled, warm-start configurations (portfolio, default) as squares, the others as circles, the
-    returned configuration starred, and the feasible size-accuracy Pareto front."""
+    returned configuration starred, and the size-accuracy Pareto front of the feasible results measured on every
+    fold."""
     ok = run.evaluations[run.evaluations["status"] == "ok"]
     feasible = (ok["precision"] >= run.min_precision) & (ok["model_size"] <= run.max_size)
     given = ok["origin_kind"].isin(WARM_START_KINDS)
@@ -107,11 +108,11 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
                          marker="*", s=260, color="crimson", edgecolors="black", zorder=5, label="returned")
     left.axvline(run.min_precision, color="gray", linestyle="--", label=f"min precision {run.min_precision:.2f}")
     right.axvline(run.max_size, color="gray", linestyle=":", label=f"max size {short_number(run.max_size)}")
-    front = ok[feasible]
+    front = ok[feasible & (ok["n_folds"] == ok["n_folds"].max())]  # only results measured on every fold
     if len(front):
         index = pareto_front(front["model_size"].to_numpy(float), front["top3_accuracy"].to_numpy(float))
         right.step(front["model_size"].to_numpy()[index], front["top3_accuracy"].to_numpy()[index], where="post",
-                   color="black", linewidth=1, label="Pareto front (feasible)")
+                   color="black", linewidth=1, label="Pareto front (feasible, every fold)")
     right.set_xscale("log")
     left.set(xlabel="validation precision (macro)", ylabel="validation top-3 accuracy")
     right.set(xlabel="model size (parameters, log scale)")

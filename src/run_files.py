@@ -161,6 +161,7 @@ def load_run(path: Path) -> Run:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")
     evaluations["origin_kind"] = [origin_kind(entry.get("origin") or legacy_origin(entry))
                                   for entry in record["evaluations"]]
+    evaluations["n_folds"] = [len(entry.get("folds") or []) for entry in record["evaluations"]]
     trace = _read_trace(path.with_name(f"{path.stem.removeprefix(RUN_PREFIX)}.csv"))
     return Run(path, record["settings"], evaluations, record.get("best"), trace, bool(record.get("finished")))
 

@@ -113,6 +113,8 @@ def test_majority_over_seeds_and_mcnemar_pairs():
     results = results_table()
     assert majority_hits(results, "a").tolist() == [True] * 4 + [False] * 6  # image 4 hit in 1 of 2 seeds
     assert comparison_pairs(results) == [("a", "default"), ("b", "default"), ("a", "b")]
+    other_start = results.assign(warm_start=np.where(results["name"] == "b", "none", "portfolio"))
+    assert comparison_pairs(other_start) == [("a", "default"), ("b", "default")]  # from other starting points
     table = mcnemar_table(results).set_index(["A", "B"])
     assert table.loc[("a", "b"), "only A hits"] == 4 and table.loc[("a", "b"), "only B hits"] == 4
     assert table.loc[("a", "default"), "only A hits"] == 3 and table.loc[("a", "default"), "p-value"] == 0.25
@@ -132,7 +134,8 @@ def test_test_command_on_tiny_data_two_configs_two_seeds(tmp_path, monkeypatch):
     hit_rate = results["top3_hits"].map(lambda text: text.count("1") / len(text))
     assert np.allclose(hit_rate, results["top3_accuracy"])
     report = (out / "test_results.md").read_text()
-    assert "| hb | EA with Hyperband |" in report and "| rs | random search |" in report
+    assert "| hb | EA with Hyperband | portfolio | not recorded |" in report
+    assert "| rs | random search | portfolio | not recorded |" in report
     assert "| hb | rs |" in report and is_png(out / "confusion_best.png")
 
     import holdout
@@ -186,3 +189,26 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, make_args, needle):
     (tmp_path / "bad.json").write_text("{")
     done = evaluation(capsys, *make_args(tmp_path))
     assert is_one_line_error(done, needle), done.stderr
+
+
+def test_a_run_says_where_its_answer_came_from_and_how_its_budgets_ranked(tmp_path):
+    folder = write_run(tmp_path / "run")
+    path = next(folder.glob("automl_run_*.json"))
+    record = json.loads(path.read_text())
+    origins = [{"kind": "portfolio", "portfolio_member": 3}, {"kind": "random"},
+               {"kind": "child", "parents": [1], "generation": 1}, {"kind": "child", "parents": [1, 2], "generation": 2}]
+    low = [(member, 2, 0.5 + 0.1 * member, [{}]) for member in range(4)]
+    high = [(member, 6, 0.6 + 0.1 * member, [{}] * 3) for member in (0, 2, 3)]
+    record["evaluations"] = [{"evaluation": i, "member": m, "origin": origins[m], "budget": b, "top3_accuracy": a,
+                              "precision": 0.5, "model_size": 1000, "status": "ok", "time": float(i), "folds": f}
+                             for i, (m, b, a, f) in enumerate(low + high)]
+    record["best"]["origin"] = origins[3]
+    path.write_text(json.dumps(record))
+    (run,) = find_runs([folder])
+    assert list(run.evaluations["origin_kind"][:4]) == ["portfolio", "random", "child", "child"]
+    assert run.answer_origin == "child of 1 × 2 (generation 2)" and run.warm_start == "portfolio"
+    assert run.statistics() == {"evaluations": 7, "budgets": [2, 6], "children": 2, "rank_pairs": 3,
+                                "rank_correlation": pytest.approx(1.0)}
+    out = tmp_path / "figures"
+    assert evaluation_main(["plots", str(folder), "--out", str(out)]) == 0
+    assert is_png(out / "runs_candidates_run.png")
