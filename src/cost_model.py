@@ -30,6 +30,17 @@ class Coefficients(NamedTuple):
 
 # Fitted on the benchmark runs of a 2-core x86_64 machine (bench/bench_cost_model.py); the GPU one is a guess.
 PRIORS = {"cpu": Coefficients(7.8e-12, 1.4e-3, 0.05, 5.9e-9), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3, 1e-11)}
+PRIOR_THREADS = 2  # torch threads of the runs the CPU prior was fitted on
+
+
+def prior(device: str, threads: int) -> Coefficients:
+    """The device's prior for jobs that run with `threads` torch threads: on the CPU, fewer threads than the prior
+    was fitted with do the arithmetic and memory work proportionally slower (a worker with one thread takes about
+    twice as long per MAC); the per-step and per-evaluation terms stay. More threads are not assumed faster."""
+    base = PRIORS[device]
+    scale = max(1.0, PRIOR_THREADS / max(threads, 1)) if device == "cpu" else 1.0
+    return base._replace(seconds_per_mac=base.seconds_per_mac * scale,
+                         seconds_per_activation=base.seconds_per_activation * scale)
 
 
 def _features(work: Work, images_seen: float, batch_size: int, evaluations: float = 1.0) -> np.ndarray:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from budget_policy import BudgetPolicy
-from cost_model import PRIORS, CostModel
+from cost_model import CostModel, prior
 from data import DataError, class_warnings, load_dataset
 from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker,
                      wants_cluster)
@@ -131,7 +132,8 @@ class Search:
         if self.max_size < smallest:
             raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
                              f"search space can build for this data ({smallest} parameters)")
-        self.policy = BudgetPolicy(CostModel(PRIORS[self.target.device.type]), self.target, s["max_time"],
+        threads = threads_per_worker(s, s.get("threads")) if wants_cluster(s) else torch.get_num_threads()
+        self.policy = BudgetPolicy(CostModel(prior(self.target.device.type, threads)), self.target, s["max_time"],
                                    s["max_budget"], workers)
         self.files = RunFiles(Path(s["output_dir"]), info)
         self.optimizer = self._optimizer(s, shape, classes)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cost_model import Coefficients, CostModel
+from cost_model import PRIORS, Coefficients, CostModel, prior
 from model_size import Work
 
 TRUE = Coefficients(seconds_per_mac=1e-11, seconds_per_step=3e-3, seconds_per_evaluation=0.5,
@@ -63,3 +63,11 @@ def test_ignores_empty_observations():
     model.observe(Work(100, 10), 0, 32, 1.0)
     model.observe(Work(100, 10), 10, 32, 0.0)
     assert model.rows == []
+
+
+def test_the_prior_of_a_one_thread_worker_does_the_arithmetic_at_half_the_speed():
+    one, base = prior("cpu", 1), PRIORS["cpu"]
+    assert one.seconds_per_mac == pytest.approx(2 * base.seconds_per_mac)
+    assert one.seconds_per_activation == pytest.approx(2 * base.seconds_per_activation)
+    assert (one.seconds_per_step, one.seconds_per_evaluation) == (base.seconds_per_step, base.seconds_per_evaluation)
+    assert prior("cpu", 8) == prior("cpu", 2) == base and prior("cuda", 1) == PRIORS["cuda"]
