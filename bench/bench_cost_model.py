@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from cost_model import PRIORS, Coefficients, CostModel  # noqa: E402
 from model_size import Work, count_work  # noqa: E402
 from search_space import load_config  # noqa: E402
+from status import Status  # noqa: E402
 
 SHAPE, CLASSES, IMAGES_PER_FOLD_EPOCH = (3, 16, 16), 17, 680
 PREVIOUS = Coefficients(1.4e-11, 2.3e-3, 0.35, 0.0)  # the CPU prior before the feature-map term (commit 4b50e06)
@@ -33,7 +34,7 @@ def evaluations(run_json: Path) -> list[tuple[Work, int, int, float]]:
     """(work per image, images seen, batch size, seconds) of each finished evaluation, in order."""
     out = []
     for e in json.loads(run_json.read_text())["evaluations"]:
-        if e["status"] == "ok" and e["epochs_this_call"] > 0:
+        if e["status"] == Status.OK and e["epochs_this_call"] > 0:
             config = load_config(e["configuration"])  # runs made before n_branches existed have one branch
             fold_epochs = e.get("fold_epochs", 3 * e["epochs_this_call"])  # runs before fold-epochs: 3 folds
             out.append((count_work(config, SHAPE, CLASSES), IMAGES_PER_FOLD_EPOCH * fold_epochs,

@@ -30,8 +30,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from fidelity import N_FOLDS  # noqa: E402
 from job_runner import job_spec, run_job  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR  # noqa: E402
+from status import Status  # noqa: E402
 
 RUNS = {"in_process": ["--threads", "2"],
         "workers_1": ["--n_workers", "1", "--threads", "2"],
@@ -64,7 +66,7 @@ def figures(name: str, out: Path, max_time: float) -> dict:
     table = pd.read_csv(out / f"{run_file.stem.removeprefix('automl_run_')}.csv")
     best = table["best_feasible_acc"].cummax()
     test = out / "result_test.json"
-    row = {"run": name, "evaluations": int((evaluations["status"] == "ok").sum()),
+    row = {"run": name, "evaluations": int((evaluations["status"] == Status.OK).sum()),
            "jobs": len(evaluations), "epochs": int(evaluations["epochs_this_call"].sum()),
            "epochs_per_s": evaluations["epochs_this_call"].sum() / max_time,
            "utilisation": sum(spans) / (SLOTS[name] * max_time) if spans else np.nan,
@@ -87,7 +89,7 @@ def _keep_barrier(barrier) -> None:
 
 def train_seconds(config: dict, threads: int) -> float:
     """Seconds one job of SCALING_EPOCHS epochs (3 folds) takes in this process with `threads` torch threads."""
-    spec = job_spec(config, SCALING_EPOCHS, None, None, 1e12, str(DEFAULT_DATA_DIR), SEED, 50, "cpu", threads)
+    spec = job_spec(config, SCALING_EPOCHS, N_FOLDS, None, None, 1e12, str(DEFAULT_DATA_DIR), SEED, 50, "cpu", threads)
     run_job({**spec, "budget": 1})  # loads the data and warms up
     if _START is not None:
         _START.wait()

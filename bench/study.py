@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from study_report import write_reports
+from status import Status  # noqa: E402 (study_report puts src/ on the path)
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_TIME = 300
@@ -119,7 +120,7 @@ def tests_done(out: Path, names: list[str], seeds: int) -> bool:
     if not path.exists():
         return False
     table = pd.read_csv(path)
-    table = table[(table["epochs"] == EPOCHS) & (table["status"] == "ok")]
+    table = table[(table["epochs"] == EPOCHS) & (table["status"] == Status.OK)]
     return all(set(range(seeds)) <= set(table.loc[table["name"] == name, "seed"]) for name in names)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from status import Status  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
 from test_report import markdown, report, summary_table  # noqa: E402
 
@@ -63,7 +64,7 @@ def setting_row(label: str, folder: Path, tests: pd.DataFrame) -> dict:
     row = {"setting": label}
     if run is None:
         return {**row, "returned": "no run file yet"}
-    ok = run.evaluations[run.evaluations["status"] == "ok"]
+    ok = run.evaluations[run.evaluations["status"] == Status.OK]
     best = run.best
     row.update({"evaluations": len(run.evaluations), "at 50 epochs": int((ok["budget"] == ok["budget"].max()).sum())
                 if len(ok) else 0, "epochs trained": int(run.trace["epochs_trained"].max())})
@@ -99,7 +100,7 @@ def closest_note(settings, family: Path) -> str:
         run = load(s.folder) if s.folder.parent == family else None
         if run is None or run.best is None or run.best["constraints_met"]:
             continue
-        ok = run.evaluations[run.evaluations["status"] == "ok"]
+        ok = run.evaluations[run.evaluations["status"] == Status.OK]
         top = ok.loc[ok["precision"].idxmax()]
         notes.append(f"- {s.label}: not met within {run.settings['max_time']:.0f} s. Closest: member {top['member']}, "
                      f"precision {top['precision']:.4f} (top-3 {top['top3_accuracy']:.4f}, "

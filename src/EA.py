@@ -17,7 +17,8 @@ from ConfigSpace import ConfigurationSpace
 from asha import Promotion, Rungs
 from fidelity import Fidelity
 from hyperband import max_bracket, rung_budgets
-from member import ABANDONED, CRASHED, OK, Member, random_origin
+from member import Member, random_origin
+from status import Status
 from ranking import positions, rank_key, rank_population
 from variation import crossover, mutate, sample, tournament
 
@@ -178,14 +179,14 @@ class AsyncEvolution(_Optimizer):
         """Record a result in its rung (a crash ranks worst and is never promoted) and let the pop_size best
         members form the population (steady-state survival; members that reached a higher budget first)."""
         super().tell(job, result)
-        if job.budget in self.rungs.keys and result.get("status") != ABANDONED:
-            if result.get("status") == CRASHED:
+        if job.budget in self.rungs.keys and result.get("status") != Status.ABANDONED:
+            if result.get("status") == Status.CRASHED:
                 self.rungs.crashed(job.member.id, job.budget)
             else:
                 self.rungs.report(job.member.id, job.budget,
                                   rank_key(job.member.results.get(job.budget), job.member.model_size,
                                            self.min_precision))
-        if job.budget >= self.max_budget or result.get("status") not in (OK, ABANDONED):
+        if job.budget >= self.max_budget or result.get("status") not in (Status.OK, Status.ABANDONED):
             self._retire(job.member)
         evaluated = [m for m in self.members.values() if m.result is not None]
         self.population = rank_population(evaluated, self.min_precision)[:self.pop_size]

@@ -20,6 +20,7 @@ from plots import candidates_figure, confusion_figure, trace_figures
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from run_files import RunFileError, find_runs
 from test_report import report, summary_table
+from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_text, fail, folder_path,
                    positive_int, set_threads, setup_logging)
 
@@ -81,7 +82,7 @@ def _confusion_of_best(results: pd.DataFrame, classes: list[str], path: Path) ->
     if summary.empty:
         return
     best = summary.sort_values("mean_top3", ascending=False).iloc[0]["configuration"]
-    rows = results[(results["name"] == best) & (results["status"] == "ok")]
+    rows = results[(results["name"] == best) & (results["status"] == Status.OK)]
     confusion = sum(np.array(json.loads(text)) for text in rows["confusion"])
     confusion_figure(confusion, classes, f"Test confusion matrix of {best} (sum over {len(rows)} seeds)", path)
 

@@ -24,6 +24,7 @@ from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
 from target import Target, TrainingDiverged
 from test_report import DEFAULT_NAME
 from utils import UsageError, atomic_write_text, read_json
+from status import Status
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,11 @@ def measure(target: Target, config: dict[str, Any], epochs: int) -> dict[str, An
     try:
         (run,) = target.trained_runs(config, epochs)
     except TrainingDiverged as error:
-        return {"status": "diverged", "message": str(error), "top3_accuracy": np.nan, "precision": np.nan,
+        return {"status": Status.DIVERGED, "message": str(error), "top3_accuracy": np.nan, "precision": np.nan,
                 "top3_hits": "", "confusion": "[]"}
     x_test, y_test = target.validation(0)
     metrics = compute_metrics(run.scores(x_test), y_test.cpu().numpy(), target.num_classes)
-    return {"status": "ok", "message": "", "top3_accuracy": metrics["top3_accuracy"],
+    return {"status": Status.OK, "message": "", "top3_accuracy": metrics["top3_accuracy"],
             "precision": metrics["precision"], "top3_hits": "".join("1" if h else "0" for h in metrics["top3_hits"]),
             "confusion": json.dumps(metrics["confusion"].tolist())}
 
@@ -156,7 +157,7 @@ def _find(results: pd.DataFrame, row: dict[str, Any]) -> dict[str, Any] | None:
     if results.empty:
         return None
     same = np.logical_and.reduce([results[key].astype(str) == str(row[key]) for key in IDENTITY])
-    match = results[same & (results["status"] == "ok")]
+    match = results[same & (results["status"] == Status.OK)]
     return None if match.empty else match.iloc[0].to_dict()
 
 

@@ -16,6 +16,7 @@ from data import DataError, ImageData, class_warnings, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import Target, TargetResult, resolve_device
+from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_torch_save, atomic_write_json,
                    atomic_write_text, fail, file_path, folder_path, parse_fraction, parse_size, positive_int,
                    read_json, set_threads, setup_logging)
@@ -111,7 +112,7 @@ def run(args) -> int:
     result = target(config, args.epochs, checkpoint_out=checkpoint)
     report = constraint_report(size, result.precision, args)
     path = write_results(args, config, train, result, report)
-    if checkpoint is not None and result.status == "ok":
+    if checkpoint is not None and result.status == Status.OK:
         save_model(args.model, checkpoint, config, train)
         checkpoint.unlink()
     where = "test/" if args.test else f"{len(target.splits)}-fold CV on train/"
@@ -119,7 +120,7 @@ def run(args) -> int:
           f"{result.epochs} epochs in {result.train_seconds:.1f} s, status {result.status}")
     print_constraints(report)
     print(f"results: {path}")
-    if result.status != "ok":
+    if result.status != Status.OK:
         print(f"main.py: training {result.status}: {result.message}", file=sys.stderr)
         return EXIT_FAILED
     return 0 if all(item["ok"] for item in report.values()) else EXIT_CONSTRAINT

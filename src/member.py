@@ -5,10 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-OK = "ok"
-ABANDONED = "abandoned"  # stopped early as too slow to finish before the deadline: it measured nothing
-CRASHED = "crashed"  # its worker died (killed, out of memory): ranked worst, never continued
-STOPPED = "stopped"  # cut off by the deadline: it measured nothing
+from status import Status
 
 PORTFOLIO, DEFAULT, RANDOM, CHILD = "portfolio", "default", "random", "child"  # kinds of origin
 
@@ -90,15 +87,15 @@ class Member:
     @property
     def seconds_per_fold_epoch(self) -> float | None:
         """Training seconds per fold-epoch of its successful evaluations (None before one)."""
-        done = [r for r in self.results.values() if r.get("status") == OK and r.get("fold_epochs")]
+        done = [r for r in self.results.values() if r.get("status") == Status.OK and r.get("fold_epochs")]
         if not done:
             return None
         return sum(float(r["train_seconds"]) for r in done) / sum(int(r["fold_epochs"]) for r in done)
 
     def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
         """Keep a result; an abandoned or stopped job leaves the member as it was (judged by its earlier results)."""
-        if result.get("status") in (ABANDONED, STOPPED):
+        if result.get("status") in (Status.ABANDONED, Status.STOPPED):
             return
         self.results[budget] = result
-        if result.get("status") == OK:
+        if result.get("status") == Status.OK:
             self.checkpoint = checkpoint

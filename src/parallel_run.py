@@ -14,7 +14,7 @@ from typing import Any, Callable
 from cluster import slots
 from EA import Job
 from job_runner import prepare_worker, run_job
-from member import CRASHED
+from status import Status
 from search_run import RESERVE_SECONDS, ResumeError, SearchRunner
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,12 @@ class ParallelSearchRunner(SearchRunner):
     def _finish(self, future, job: Job, start: float) -> None:
         if future.status == "error":
             error = future.exception()
-            status = CRASHED if _worker_died(error) else "failed"
+            status = Status.CRASHED if _worker_died(error) else Status.FAILED
             result = self._failure(job, status, f"{type(error).__name__}: {error}")
             log.warning("member %d to %d epochs: %s", job.member.id, job.budget, result["message"])
         else:
             result = future.result()
-        epochs = self._epochs_this_call(job, result["epochs"]) if result["status"] != CRASHED else 0
+        epochs = self._epochs_this_call(job, result["epochs"]) if result["status"] != Status.CRASHED else 0
         self._tell(job, result, epochs, time.monotonic() - start)
 
     def _cancel(self, in_flight: dict, start: float) -> None:
@@ -123,7 +123,7 @@ class ParallelSearchRunner(SearchRunner):
             del in_flight[future]
 
     def _finish_stopped(self, job: Job, start: float) -> None:
-        result = self._failure(job, "stopped", "cancelled at the deadline")
+        result = self._failure(job, Status.STOPPED, "cancelled at the deadline")
         self.optimizer.tell(job, result)
         self.recorder.record(job, result, 0, time.monotonic() - start, self.optimizer)
 

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from run_files import WARM_START_KINDS, Run, short_number  # noqa: E402
+from status import Status  # noqa: E402
 
 DPI = 110
 TRACES = {  # CSV column: (file suffix, y-axis label, title)
@@ -85,7 +86,7 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
     feasible points filled, warm-start configurations (portfolio, default) as squares, the others as circles, the
     returned configuration starred, and the size-accuracy Pareto front of the feasible results measured on every
     fold."""
-    ok = run.evaluations[run.evaluations["status"] == "ok"]
+    ok = run.evaluations[run.evaluations["status"] == Status.OK]
     feasible = (ok["precision"] >= run.min_precision) & (ok["model_size"] <= run.max_size)
     given = ok["origin_kind"].isin(WARM_START_KINDS)
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)

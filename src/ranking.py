@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from member import OK, Member
+from member import Member
+from status import Status
 
 
 def rank_key(result: Mapping[str, Any] | None, model_size: int, min_precision: float) -> tuple:
     """Sort key, larger is better: feasible members by top-3 accuracy, then the others by precision,
     failed ones last; ties go to the smaller, then the cheaper network."""
-    if result is None or result.get("status") != OK:
+    if result is None or result.get("status") != Status.OK:
         return (0, 0.0, -model_size, 0.0)
     tie = (-model_size, -float(result.get("train_seconds", 0.0)))
     if result["precision"] >= min_precision:
@@ -38,7 +39,7 @@ def final_choice(members: Iterable[Member], min_precision: float, n_folds: int) 
     """The configuration to return, among results measured on all n_folds folds (a cheap rung's result on fewer
     never is the answer): feasible first, then the highest budget reached, then the ranking. If none meets the
     precision constraint, the best by precision, with feasible=False."""
-    evaluated = [m for m in members if m.result is not None and m.result.get("status") == OK
+    evaluated = [m for m in members if m.result is not None and m.result.get("status") == Status.OK
                  and len(m.result["folds"]) >= n_folds]
     if not evaluated:
         return None, False

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
+from status import Status
 
 RUN_PREFIX = "automl_run_"
 TRACE_COLUMNS = ("time", "avg_acc", "best_acc", "avg_prec", "best_prec", "best_feasible_acc")
@@ -60,7 +61,7 @@ class Run:
     def statistics(self) -> dict[str, Any]:
         """How the search spent its time: evaluations, budgets trained, members bred, and how well the lowest
         budget's ranking predicted the highest one's (Spearman over members measured at both)."""
-        ok = self.evaluations[self.evaluations["status"] == "ok"]
+        ok = self.evaluations[self.evaluations["status"] == Status.OK]
         budgets = sorted(int(b) for b in ok["budget"].unique())
         low = ok[ok["budget"] == budgets[0]].drop_duplicates("member", keep="last").set_index("member") if budgets \
             else ok

@@ -19,9 +19,10 @@ from tqdm import tqdm
 
 from budget_policy import BudgetPolicy
 from EA import Job
-from member import ABANDONED, OK, Member
+from member import Member
 from ranking import final_choice, is_feasible
 from search_space import ORIGIN_KEY
+from status import Status
 from target import Target
 from utils import atomic_write_json, atomic_write_text, where_and_when
 
@@ -116,7 +117,7 @@ class RunRecorder:
         self.write(optimizer, final=False)
 
     def _row(self, optimizer: Optimizer, elapsed: float) -> dict[str, Any]:
-        results = [m.result for m in population_of(optimizer) if m.result and m.result["status"] == OK]
+        results = [m.result for m in population_of(optimizer) if m.result and m.result["status"] == Status.OK]
         acc = [r["top3_accuracy"] for r in results] or [float("nan")]
         prec = [r["precision"] for r in results] or [float("nan")]
         return {"step": len(self.rows), "time": elapsed, "evaluations": len(self.evaluations),
@@ -177,7 +178,7 @@ class SearchRunner:
         return None
 
     def _learn(self, job: Job, result: dict[str, Any]) -> None:
-        if result["status"] == OK:
+        if result["status"] == Status.OK:
             self.policy.observe(job.config, result["fold_epochs"], result["train_seconds"])
 
     def _seconds_left(self) -> float:
@@ -233,10 +234,10 @@ class SearchRunner:
         result = self.target(job.config, job.budget, folds=job.folds, checkpoint_in=job.checkpoint_in,
                              checkpoint_out=job.checkpoint_out, deadline=deadline).to_dict()
         result["worker"] = where_and_when(started)
-        if result["status"] == "stopped":
+        if result["status"] == Status.STOPPED:
             log.info("deadline reached while training member %d to %d epochs", job.member.id, job.budget)
             return False
-        if result["status"] == ABANDONED:
+        if result["status"] == Status.ABANDONED:
             log.info("member %d to %d epochs %s", job.member.id, job.budget, result["message"])
         self._tell(job, result, self._epochs_this_call(job, result["epochs"]), time.monotonic() - start)
         return True

@@ -19,6 +19,7 @@ from model_size import Work, branches, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
+from status import Status
 from utils import atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class TargetResult:
     model_size: int
     epochs: int
     train_seconds: float
-    status: str  # ok | diverged | failed | stopped (deadline reached) | abandoned (could not reach the budget in time)
+    status: Status
     message: str = ""
     fold_epochs: int = 0  # epochs trained in this call, summed over the folds: what the call cost
     folds: list[dict[str, float]] = field(default_factory=list)
@@ -272,13 +273,13 @@ class Target:
             before = sum(run.epoch for run in runs)
             status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
         except TrainingDiverged as error:
-            status, message = "diverged", str(error)
+            status, message = Status.DIVERGED, str(error)
         except Exception as error:  # out of memory and anything else: this evaluation failed, the caller goes on
             log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
-            status, message = "failed", f"{type(error).__name__}: {error}"
+            status, message = Status.FAILED, f"{type(error).__name__}: {error}"
         epochs = runs[0].epoch if runs else 0
         fold_epochs = sum(run.epoch for run in runs) - before if runs else 0
-        if status in ("ok", "stopped") and checkpoint_out is not None:
+        if status in (Status.OK, Status.STOPPED) and checkpoint_out is not None:
             atomic_torch_save({"config": dict(config), "max_budget": self.max_budget, "mode": self.mode,
                                "seed": self.seed, "folds": [run.state_dict() for run in runs]}, checkpoint_out)
         folds, confusion = self._measure(runs, status, len(self.splits[:folds]))
@@ -309,16 +310,16 @@ class Target:
             total_steps = self.max_budget * run.steps_per_epoch()
             while run.epoch < budget:
                 if deadline is not None and time.monotonic() >= deadline:
-                    return "stopped", f"deadline reached after {run.epoch} of {budget} epochs"
+                    return Status.STOPPED, f"deadline reached after {run.epoch} of {budget} epochs"
                 started = time.monotonic()
                 run.train_epoch(total_steps)
                 to_go, trained = to_go - 1, trained + 1
                 seconds = time.monotonic() - started
                 needed = (to_go if trained >= ABANDON_AFTER else 1) * seconds
                 if deadline is not None and to_go and time.monotonic() + needed > deadline:
-                    return "abandoned", (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
+                    return Status.ABANDONED, (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
                                          "each would outlast the deadline")
-        return "ok", ""
+        return Status.OK, ""
 
     def _measure(self, runs: list[FoldRun], status: str,
                  n_folds: int) -> tuple[list[dict[str, float]], list[list[int]]]:
@@ -326,7 +327,7 @@ class Target:
         folds = []
         for fold in range(n_folds):
             x_val, y_val = self.validation(fold)
-            if status in ("ok", "stopped"):
+            if status in (Status.OK, Status.STOPPED):
                 metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)
                 confusion += metrics["confusion"]
                 folds.append({"top3_accuracy": metrics["top3_accuracy"], "precision": metrics["precision"]})

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from significance import mcnemar
+from status import Status
 
 DEFAULT_NAME = "default"
 
@@ -37,7 +38,7 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for name, group in results.groupby("name", sort=False):
         first = group.iloc[0]
-        ok = group[group["status"] == "ok"]
+        ok = group[group["status"] == Status.OK]
         size_limit, precision_limit = first["max_size"], first["min_precision"]
         rows.append({
             "configuration": name, "optimizer": first["optimizer"], "warm start": _text(first, "warm_start", "n/a"),
@@ -55,7 +56,7 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
 def majority_hits(results: pd.DataFrame, name: str) -> np.ndarray | None:
     """Per test image: hit by the configuration's top 3 in more than half of its seeds (one paired outcome per
     image, so that McNemar's pairs are independent across images, not repeated over seeds)."""
-    hits = results[(results["name"] == name) & (results["status"] == "ok")]["top3_hits"].dropna()
+    hits = results[(results["name"] == name) & (results["status"] == Status.OK)]["top3_hits"].dropna()
     if hits.empty:
         return None
     matrix = np.array([[c == "1" for c in text] for text in hits])

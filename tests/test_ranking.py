@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from member import ABANDONED, OK, Member
+from member import Member
+from status import Status
 from ranking import final_choice, positions, rank_population
 
 
@@ -57,7 +58,7 @@ def test_final_choice_without_feasible_is_the_most_precise_and_labelled():
 
 def test_an_abandoned_job_leaves_the_member_judged_by_its_earlier_results():
     member = Member(id=0, config={}, model_size=10)
-    earlier = {"status": OK, "top3_accuracy": 0.8, "precision": 0.5, "train_seconds": 2.0}
+    earlier = {"status": Status.OK, "top3_accuracy": 0.8, "precision": 0.5, "train_seconds": 2.0}
     member.record(6, earlier, Path("member_0_budget_6.pt"))
-    member.record(50, {"status": ABANDONED, "top3_accuracy": 0.0, "precision": 0.0}, None)
+    member.record(50, {"status": Status.ABANDONED, "top3_accuracy": 0.0, "precision": 0.0}, None)
     assert (member.budget, member.result, member.checkpoint) == (6, earlier, Path("member_0_budget_6.pt"))
