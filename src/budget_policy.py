@@ -17,7 +17,7 @@ from ConfigSpace import ConfigurationSpace
 from cost_model import CostModel
 from member import Member
 from model_size import Work
-from repair import Shape, repair, smallest_model_macs
+from repair import NoNetworkFits, Shape, repair, smallest_model_macs
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class BudgetPolicy:
             config = affordable_batch(config, self.cost_model.min_batch_size(self.allowance, images), largest_batch)
             try:
                 return repair(config, space, input_shape, num_classes, max_size, affordable, rng)
-            except ValueError:
+            except NoNetworkFits:
                 log.debug("no network fits both the size and %.0f s of training; size alone", self.allowance)
             return repair(config, space, input_shape, num_classes, max_size, None, rng)
         return fit

@@ -16,6 +16,7 @@ import pandas as pd
 
 from data import DataError, class_warnings, load_dataset
 from holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
+from model_size import ShapeError
 from plots import candidates_figure, confusion_figure, trace_figures
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from run_files import RunFileError, find_runs
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             path = run_tests(args)
             print(path.read_text())
             print(f"results: {args.out / RESULTS_FILE}, {path}")
-    except (UsageError, RunFileError, DataError, DataPreparationError, ValueError) as error:
+    except (UsageError, RunFileError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), "evaluation.py")
     return 0
 

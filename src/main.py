@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     try:
         return run(args)
-    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError, ValueError) as error:
+    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), "main.py")
 
 

@@ -18,6 +18,11 @@ from ConfigSpace.hyperparameters import CategoricalHyperparameter, Hyperparamete
 from model_size import ShapeError, count_macs, count_parameters
 from search_space import conv_key, fc_key, load_config
 
+
+class NoNetworkFits(ValueError):
+    """No configuration of the space meets the size limit (and the training allowance)."""
+
+
 Shape = tuple[int, int, int]
 STRUCTURE = ("n_branches", "n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
 SCALE_STEPS = 40  # bisection steps of the width factor: far below one channel of the widest layer
@@ -57,7 +62,7 @@ def _structures(space: ConfigurationSpace, input_shape: Shape, base: Mapping[str
         if _buildable(config, input_shape):
             out.append(config)
     if not out:
-        raise ValueError(f"no network of the search space fits a {input_shape[1]}x{input_shape[2]} image")
+        raise ShapeError(f"no network of the search space fits a {input_shape[1]}x{input_shape[2]} image")
     return out
 
 
@@ -151,15 +156,15 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
 
     affordable must hold for a network whenever it holds for a wider one (training cost grows with widths).
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
-    Raises ValueError, naming the smallest network, when no configuration of the space can fit.
+    Raises NoNetworkFits, naming the smallest network, when no configuration of the space can fit.
     """
     candidates = _structures(space, input_shape, config)
     smallest = _smallest(candidates, input_shape, num_classes)
     size = count_parameters(smallest, input_shape, num_classes)
     if max_size < size:
-        raise ValueError(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
+        raise NoNetworkFits(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
     if affordable is not None and not any(affordable(c) for c in candidates):
-        raise ValueError("no network of the space is affordable")
+        raise NoNetworkFits("no network of the space is affordable")
 
     def fits(candidate: Mapping[str, Any]) -> bool:
         return (count_parameters(candidate, input_shape, num_classes) <= max_size
@@ -170,4 +175,4 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
         fitted = _fit_widths(candidate, space, fits)
         if fitted is not None:
             return fitted
-    raise ValueError(f"no network of the space has at most {max_size} parameters and is affordable")
+    raise NoNetworkFits(f"no network of the space has at most {max_size} parameters and is affordable")

@@ -24,7 +24,7 @@ from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import smallest_model_size
-from search_run import RESERVE_SECONDS, ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
@@ -32,7 +32,7 @@ from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_p
 
 log = logging.getLogger("automl")
 
-EXIT_NOT_MET, EXIT_INTERRUPTED = 3, 130
+EXIT_FAILED, EXIT_NOT_MET, EXIT_INTERRUPTED = 1, 3, 130
 WARM_STARTS = ("portfolio", "default", "none")
 RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
 
@@ -237,6 +237,23 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
         info = run_info(settings, datetime.now())
     options = {"max_time": settings["max_time"], "keep_checkpoints": settings["keep_checkpoints"], "quiet": args.quiet}
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    runner, outcome = _search_and_run(settings, info, record, options)
+    if isinstance(outcome, RepeatedFailure):
+        runner.finish(interrupted=True)
+        log.error("%s", outcome)
+        return EXIT_FAILED
+    interrupted = outcome
+    best = runner.finish(interrupted)
+    print(summary(best, runner, settings))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if best is not None and best["constraints_met"] else EXIT_NOT_MET
+
+
+def _search_and_run(settings: dict[str, Any], info: str, record: Any,
+                    options: dict[str, Any]) -> tuple[SearchRunner, bool | RepeatedFailure]:
+    """Build the search (on the cluster, or in this process), replay a stopped run, and run it; the outcome is
+    whether it was interrupted, or the RepeatedFailure that stopped it."""
     if wants_cluster(settings):
         with connect(settings) as client:
             # The plan depends on how many jobs run side by side: fixed when the run starts, kept on resume.
@@ -249,19 +266,20 @@ def run(args: argparse.Namespace, algorithm: str) -> int:
                 runner.replay_events(record)
                 log.info("resumed after %d evaluations and %.0f s; %d jobs asked and never finished run again",
                          len(record["evaluations"]), runner.time_offset, len(runner.rerun))
-            interrupted = runner.run()
-    else:
-        search, recorder = _search(settings, info)
-        runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
-        if record is not None:
-            runner.replay(record["evaluations"])
-            log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
-        interrupted = runner.run()
-    best = runner.finish(interrupted)
-    print(summary(best, runner, settings))
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return 0 if best is not None and best["constraints_met"] else EXIT_NOT_MET
+            return runner, _outcome(runner)
+    search, recorder = _search(settings, info)
+    runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
+    if record is not None:
+        runner.replay(record["evaluations"])
+        log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
+    return runner, _outcome(runner)
+
+
+def _outcome(runner: SearchRunner) -> bool | RepeatedFailure:
+    try:
+        return runner.run()
+    except RepeatedFailure as error:
+        return error
 
 
 def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
@@ -277,6 +295,6 @@ def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
     try:
         resolve_device(args.device)
         return run(args, algorithm)
-    except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError, ValueError) as error:
+    except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), prog)
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and writing the results
 TRUSTED_AFTER = 10  # evaluations measured before a predicted overrun may end a run (the first include warm-up)
+REPEATS_TO_STOP = 3  # the same unexpected error this many times in a row stops the run
+OUT_OF_MEMORY = "OutOfMemoryError"
 RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "fold_epochs", "train_seconds", "status",
                "message", "folds")
 
@@ -44,6 +46,18 @@ class Optimizer(Protocol):
 
 class ResumeError(ValueError):
     """The recorded run cannot be replayed (different code, settings or files)."""
+
+
+class RepeatedFailure(RuntimeError):
+    """The same unexpected error ended several evaluations in a row: a bug, not a bad configuration."""
+
+
+def unexpected_error(result: dict[str, Any]) -> str | None:
+    """The exception type of a failed evaluation, unless it ran out of memory (a configuration too large for the
+    device, which the search records and goes past); None for every other status."""
+    if result["status"] != Status.FAILED or result["message"].startswith(OUT_OF_MEMORY):
+        return None
+    return result["message"].split(":", 1)[0]
 
 
 @dataclass
@@ -157,6 +171,7 @@ class SearchRunner:
         self.policy, self.max_time = policy, max_time
         self.keep_checkpoints, self.quiet = keep_checkpoints, quiet
         self.time_offset = 0.0
+        self.errors: list[str | None] = []  # the unexpected error of each evaluation told, in order
 
     def _epochs_this_call(self, job: Job, epochs: int) -> int:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
@@ -244,11 +259,17 @@ class SearchRunner:
 
     def _tell(self, job: Job, result: dict[str, Any], epochs: int, elapsed: float) -> None:
         """What follows every finished job: the budget policy learns, the optimizer is told, the files are
-        written, and checkpoints no job will continue from are deleted."""
+        written, and checkpoints no job will continue from are deleted. Raises RepeatedFailure when the same
+        unexpected error ended the last REPEATS_TO_STOP evaluations."""
         self._learn(job, result)
         self.optimizer.tell(job, result)
         self.recorder.record(job, result, epochs, elapsed, self.optimizer)
         self._delete(self.optimizer.obsolete_checkpoints())
+        self.errors.append(unexpected_error(result))
+        last = self.errors[-REPEATS_TO_STOP:]
+        if len(last) == REPEATS_TO_STOP and last[0] is not None and len(set(last)) == 1:
+            raise RepeatedFailure(f"the same error ended {REPEATS_TO_STOP} evaluations in a row ({result['message']}); "
+                                  "this is a bug, not a bad configuration: its traceback is in the log above")
 
     def _delete(self, paths: list[Path]) -> None:
         if not self.keep_checkpoints:

@@ -20,7 +20,7 @@ from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
 from status import Status
-from utils import atomic_torch_save
+from utils import UsageError, atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
+        raise UsageError("--device cuda: CUDA is not available on this machine")
     if name not in ("cpu", "cuda"):
-        raise ValueError(f"--device: expected auto, cpu or cuda, got {name!r}")
+        raise UsageError(f"--device: expected auto, cpu or cuda, got {name!r}")
     return torch.device(name)
 
 
@@ -274,7 +274,7 @@ class Target:
             status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
         except TrainingDiverged as error:
             status, message = Status.DIVERGED, str(error)
-        except Exception as error:  # out of memory and anything else: this evaluation failed, the caller goes on
+        except Exception as error:  # out of memory, or a bug: recorded as failed; the driver stops on repeats
             log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
             status, message = Status.FAILED, f"{type(error).__name__}: {error}"
         epochs = runs[0].epoch if runs else 0

@@ -8,7 +8,9 @@ from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
-from search_run import RESERVE_SECONDS, TRUSTED_AFTER, ResumeError, RunFiles, RunRecorder, SearchRunner
+from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunFiles,
+                        RunRecorder, SearchRunner)
+from status import Status
 from search_space import SPACE
 from test_EA import fit_into, size_of
 
@@ -165,3 +167,33 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     other = runner_for(tmp_path / "o", max_time=1e9, hyperband=False)
     with pytest.raises(ResumeError):
         other.replay(first.recorder.evaluations)
+
+
+class FailsWith(FakeTarget):
+    """Every evaluation fails with the next of `errors` (an exception type name, as Target reports it)."""
+
+    def __init__(self, errors):
+        super().__init__()
+        self.errors = list(errors)
+
+    def __call__(self, config, budget, **kwargs):
+        result = super().__call__(config, budget, **kwargs)
+        error = self.errors[(len(self.calls) - 1) % len(self.errors)]
+        result.status, result.message = Status.FAILED, f"{error}: something"
+        return result
+
+
+def test_the_same_unexpected_error_three_times_in_a_row_stops_the_run(tmp_path):
+    runner = runner_for(tmp_path, max_time=1e9)
+    runner.target = FailsWith(["KeyError"])
+    with pytest.raises(RepeatedFailure, match="KeyError"):
+        runner.run()
+    assert len(runner.recorder.evaluations) == REPEATS_TO_STOP
+    assert len(json.loads(runner.recorder.files.run_json.read_text())["evaluations"]) == REPEATS_TO_STOP
+
+
+@pytest.mark.parametrize("errors", [["OutOfMemoryError"], ["KeyError", "KeyError", "ValueError"]])
+def test_out_of_memory_or_different_errors_do_not_stop_the_run(tmp_path, errors):
+    runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + 1.0)
+    runner.target = FailsWith(errors)
+    assert runner.run() is False and len(runner.recorder.evaluations) > REPEATS_TO_STOP
