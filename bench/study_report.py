@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from status import Status  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
-from test_report import markdown, report, summary_table  # noqa: E402
+from holdout_report import markdown, report, summary_table  # noqa: E402
 
 README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
 GRID_STEPS = 10

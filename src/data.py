@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,20 @@ class ImageData:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def subset(self, index: np.ndarray) -> "ImageData":
-        idx = torch.as_tensor(index, dtype=torch.long)
-        return ImageData(self.images[idx], self.labels[idx], self.classes)
+
+def natural_order(classes: list[str]) -> list[int]:
+    """Class indices in the order a person reads the names (1, 2, …, 10, 11 rather than 1, 10, 11, …, 2): for
+    tables and figures; the indices themselves stay ImageFolder's (names sorted as strings)."""
+    def key(index: int) -> list:
+        return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", classes[index])]
+    return sorted(range(len(classes)), key=key)
+
+
+def in_natural_order(confusion: np.ndarray, classes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A confusion matrix (rows true, columns predicted, in ImageFolder's class order) and its class names, both
+    in natural_order."""
+    order = natural_order(classes)
+    return np.asarray(confusion)[np.ix_(order, order)], [classes[i] for i in order]
 
 
 def list_images(split_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:

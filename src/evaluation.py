@@ -20,7 +20,7 @@ from model_size import ShapeError
 from plots import candidates_figure, confusion_figure, trace_figures
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from run_files import RunFileError, find_runs
-from test_report import report, summary_table
+from holdout_report import report, summary_table
 from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_text, fail, folder_path,
                    positive_int, set_threads, setup_logging)

@@ -22,7 +22,7 @@ from run_files import RUN_PREFIX, RunFileError, load_run
 from member import origin_label
 from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
 from target import Target, TrainingDiverged
-from test_report import DEFAULT_NAME
+from holdout_report import DEFAULT_NAME
 from utils import UsageError, atomic_write_text, read_json
 from status import Status
 

@@ -12,7 +12,7 @@ from torchsummary import summary
 
 from cnn import build_cnn
 from model_size import ShapeError
-from data import DataError, ImageData, class_warnings, load_dataset
+from data import DataError, ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import Target, TargetResult, resolve_device
@@ -78,7 +78,8 @@ def write_results(args, config: dict, train: ImageData, result: TargetResult, re
                "metrics": {k: v for k, v in result.to_dict().items() if k != "confusion"},
                "constraints": report, "configuration": config}
     atomic_write_json(path, payload)
-    table = pd.DataFrame(result.confusion, index=train.classes, columns=train.classes)
+    confusion, classes = in_natural_order(result.confusion, train.classes)
+    table = pd.DataFrame(confusion, index=classes, columns=classes)
     table.index.name = "true \\ predicted"
     atomic_write_text(args.output_dir / f"confusion_matrix_{mode}.csv", table.to_csv())
     return path

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from data import in_natural_order  # noqa: E402
 from run_files import WARM_START_KINDS, Run, short_number  # noqa: E402
 from status import Status  # noqa: E402
 
@@ -134,8 +135,9 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
 
 
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], title: str, path: Path) -> Path:
-    """A confusion matrix with class names on both axes and the counts written in the cells."""
-    confusion = np.asarray(confusion)
+    """A confusion matrix (in ImageFolder's class order) with class names on both axes in natural order (1, 2, …,
+    10) and the counts written in the cells."""
+    confusion, classes = in_natural_order(confusion, list(classes))
     size = max(5.0, 0.38 * len(classes) + 2)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(confusion, cmap="Blues")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable

@@ -1,9 +1,10 @@
+import numpy as np
 import pytest
 import torch
 from torchvision.datasets import ImageFolder
 
 from conftest import make_image_folder
-from data import DataError, load_dataset, load_split
+from data import DataError, in_natural_order, load_dataset, load_split, natural_order
 
 
 def test_class_order_and_labels_match_torchvision(tmp_path):
@@ -43,3 +44,12 @@ def test_unreadable_image_is_named(tmp_path):
 def test_missing_split(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         load_split(tmp_path / "nothing")
+
+
+def test_classes_are_shown_in_natural_order_while_indices_stay_imagefolders():
+    classes = sorted(str(i) for i in range(1, 18))  # ImageFolder: "1", "10", "11", …, "17", "2", …
+    assert [classes[i] for i in natural_order(classes)] == [str(i) for i in range(1, 18)]
+    confusion = np.arange(len(classes) ** 2).reshape(len(classes), -1)
+    shown, names = in_natural_order(confusion, classes)
+    assert names[:3] == ["1", "2", "3"] and shown[1, 2] == confusion[classes.index("2"), classes.index("3")]
+    assert natural_order(["b10", "a", "b9"]) == [1, 2, 0]  # a, b9, b10

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_pro
 from evaluation import main as evaluation_main
 from plots import pareto_front, value_at
 from run_files import find_runs
-from test_report import comparison_pairs, majority_hits, mcnemar_table, summary_table
+from holdout_report import comparison_pairs, majority_hits, mcnemar_table, summary_table
 
 TINY = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 8,
         "batch_size": 8, "learning_rate_init": 0.01}

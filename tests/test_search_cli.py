@@ -4,7 +4,7 @@ import pytest
 from search_cli import Search, build_parser, resumed_settings, settings_from
 from utils import UsageError
 from search_run import RESERVE_SECONDS
-from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE
+from search_space import DEFAULT_CONFIG, PORTFOLIO
 
 
 def search(data, out, algorithm="ea", extra=()):
