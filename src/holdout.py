@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from data import ImageData
 from metrics import compute_metrics
@@ -121,6 +122,8 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
     """Measure every candidate with every seed (reusing what test_results.csv in `out` already holds)."""
     path = out / RESULTS_FILE
     results = read_results(path)
+    bar = tqdm(total=len(seeds) * len(candidates), unit="training", desc="test/",
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} trainings [{elapsed} elapsed, about {remaining} left]")
     for seed in seeds:
         target = Target(train, test, mode="test", seed=seed, max_budget=epochs, device=device)
         for candidate in candidates:
@@ -137,6 +140,8 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
             row["model_size"] = target.model_size(candidate.config)
             results = _replace(results, row)
             atomic_write_text(path, results.to_csv(index=False))
+            bar.update()
+    bar.close()
     return results
 
 

@@ -15,7 +15,7 @@ from model_size import ShapeError
 from data import DataError, ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
-from target import Target, TargetResult, resolve_device
+from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
 from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_torch_save, atomic_write_json,
                    atomic_write_text, fail, file_path, folder_path, parse_fraction, parse_size, positive_int,
@@ -31,7 +31,7 @@ def build_parser() -> OneLineParser:
     parser.add_argument("-c", "--config", type=file_path,
                         help="configuration JSON (default: the default configuration)")
     parser.add_argument("-t", "--test", action="store_true", help="train on all of train/, measure on test/")
-    parser.add_argument("-e", "--epochs", type=positive_int, default=50, help="training epochs")
+    parser.add_argument("-e", "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="training epochs")
     parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")

@@ -24,14 +24,14 @@ def random_origin() -> dict[str, Any]:
 
 
 def origin_label(origin: dict[str, Any] | None) -> str:
-    """A short text for tables and summaries: 'portfolio 2', 'default', 'random', 'child of 4 × 7 (generation 2)'."""
+    """A short text for tables and summaries: 'portfolio 2', 'default', 'random', 'child of 4 × 7, generation 2'."""
     if not origin:
         return "not recorded"
     kind = origin["kind"]
     if kind == PORTFOLIO:
         return f"portfolio {origin['portfolio_member']}"
     if kind == CHILD:
-        return f"child of {' × '.join(map(str, origin['parents']))} (generation {origin['generation']})"
+        return f"child of {' × '.join(map(str, origin['parents']))}, generation {origin['generation']}"
     return kind
 
 

@@ -25,7 +25,7 @@ from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import smallest_model_size
 from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunFiles, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
-from target import Target, resolve_device
+from target import DEFAULT_EPOCHS, Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
                    parse_fraction, parse_size, positive_int, read_json, set_threads, setup_logging)
 
@@ -69,7 +69,7 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
                              "networks of search_space.PORTFOLIO, then the default configuration), default (only the "
                              "default configuration) or none (a search from scratch)")
     parser.add_argument("--max_time", type=positive_float, default=3600.0, help="wall-clock seconds")
-    parser.add_argument("--max_budget", type=positive_int, default=50, help="epochs of a full evaluation")
+    parser.add_argument("--max_budget", type=positive_int, default=DEFAULT_EPOCHS, help="epochs of a full evaluation")
     parser.add_argument("--seed", type=int, default=123,
                         help="seeds sampling, variation, cross-validation folds and initialisation")
     parser.add_argument("--data_dir", type=folder_path, default=DEFAULT_DATA_DIR,
@@ -187,7 +187,14 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
             f"precision at least {s['constraint_min_precision']}). {n} evaluations, "
             f"{runner.recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
             f"{files.opt_cfg_copy}); every evaluation: {files.run_json}; progress: {files.csv}. "
-            f"Measure it on the test set with: python src/main.py -c {files.opt_cfg_copy} -t")
+            f"Measure it on the test set with: {test_command(files, s)}")
+
+
+def test_command(files: RunFiles, s: dict[str, Any]) -> str:
+    """main.py on the answer as the search measured it: its epochs and data; results next to the run's files."""
+    epochs = f" -e {s['max_budget']}" if s["max_budget"] != DEFAULT_EPOCHS else ""
+    data = f" --data_dir {s['data_dir']}" if Path(s["data_dir"]) != DEFAULT_DATA_DIR else ""
+    return f"python src/main.py -c {files.opt_cfg_copy} -t{epochs}{data} --output_dir {files.output_dir}"
 
 
 def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 from augment import augment, channel_stats
+from fidelity import N_FOLDS
 from cnn import branch_logits, build_cnn
 from model_size import Work, branches, count_macs, count_parameters, count_work
 from data import DataError, ImageData
@@ -24,7 +25,7 @@ from utils import UsageError, atomic_torch_save
 
 log = logging.getLogger(__name__)
 
-N_FOLDS = 3
+DEFAULT_EPOCHS = 50  # a full training: the search's --max_budget and main.py's -e, by default
 EVAL_BATCH = 1024
 SGD_MOMENTUM = 0.9
 ABANDON_AFTER = 2  # fold-epochs timed before a job may be abandoned as too slow for the deadline

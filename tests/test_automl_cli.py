@@ -72,6 +72,7 @@ def test_end_to_end_run_on_tiny_data(tmp_path, script):
     assert config == record["best"]["configuration"]
     assert len(pd.read_csv(next(out.glob("*.csv")))) == len(record["evaluations"])
     assert ("Constraints met" in done.stdout) == (done.returncode == 0)
+    assert f"opt_cfg.json -t -e 6 --data_dir {data} --output_dir {out}" in done.stdout  # as the search measured
     assert not [p for p in out.iterdir() if p.is_dir()]
 
 

@@ -206,7 +206,7 @@ def test_a_run_says_where_its_answer_came_from_and_how_its_budgets_ranked(tmp_pa
     path.write_text(json.dumps(record))
     (run,) = find_runs([folder])
     assert list(run.evaluations["origin_kind"][:4]) == ["portfolio", "random", "child", "child"]
-    assert run.answer_origin == "child of 1 × 2 (generation 2)" and run.warm_start == "portfolio"
+    assert run.answer_origin == "child of 1 × 2, generation 2" and run.warm_start == "portfolio"
     assert run.statistics() == {"evaluations": 7, "budgets": [2, 6], "children": 2, "rank_pairs": 3,
                                 "rank_correlation": pytest.approx(1.0)}
     out = tmp_path / "figures"
