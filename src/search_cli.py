@@ -33,6 +33,7 @@ log = logging.getLogger("automl")
 
 EXIT_FAILED, EXIT_NOT_MET, EXIT_INTERRUPTED = 1, 3, 130
 WARM_STARTS = ("portfolio", "default", "none")
+RESUMABLE = ("max_time", "threads", "device")  # flags a resumed run may change, recorded in its settings
 RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
 
 
@@ -124,16 +125,19 @@ class Search:
         ensure_data(Path(s["data_dir"]))
         train, _ = load_dataset(Path(s["data_dir"]))
         self.warnings = class_warnings(train)
-        self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=s["device"])
+        self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
         shape, classes = train.input_shape, train.num_classes
         self.max_size = s["constraint_max_model_size"]
         smallest = smallest_model_size(SPACE, shape, classes)
         if self.max_size < smallest:
             raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
                              f"search space can build for this data ({smallest} parameters)")
-        threads = threads_per_worker(s, s.get("threads")) if wants_cluster(s) else torch.get_num_threads()
-        self.policy = BudgetPolicy(CostModel(prior(self.target.device.type, threads)), self.target, s["max_time"],
-                                   s["max_budget"], workers)
+        # The plan's prior is the first run's (a resumed run replays the same decisions on other threads too).
+        s.setdefault("planned_device", self.target.device.type)
+        s.setdefault("planned_threads", threads_per_worker(s, s.get("threads")) if wants_cluster(s)
+                     else torch.get_num_threads())
+        self.policy = BudgetPolicy(CostModel(prior(s["planned_device"], s["planned_threads"])), self.target,
+                                   s["max_time"], s["max_budget"], workers)
         self.files = RunFiles(Path(s["output_dir"]), info)
         self.optimizer = self._optimizer(s, shape, classes)
 
@@ -199,9 +203,10 @@ def test_command(files: RunFiles, s: dict[str, Any]) -> str:
 
 def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:
     """What every worker needs before its first job: the dataset (absolute path), seed, budget, device, threads."""
+    now = current(settings)
     return {"data_dir": str(absolute(Path(settings["data_dir"]))), "seed": settings["seed"],
-            "max_budget": settings["max_budget"], "device": settings["device"],
-            "threads": threads_per_worker(settings, settings.get("threads"))}
+            "max_budget": settings["max_budget"], "device": now["device"],
+            "threads": threads_per_worker(now, now.get("threads"))}
 
 
 def job_spec_of(setup: dict[str, Any]) -> Callable:
@@ -216,32 +221,56 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def resumed_settings(args: argparse.Namespace, record: Any) -> dict[str, Any]:
-    """A stopped run's settings, in the folder where its file is now (even if it was moved since); cluster
-    flags given with --resume replace the recorded ones (a run on workers may resume on other workers)."""
+def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The flags given on the command line (argparse leaves a namespace's existing attributes alone, so a
+    namespace filled with a marker shows which ones were parsed), whatever their values."""
+    marker = object()
+    namespace = argparse.Namespace(**{action.dest: marker for action in parser._actions})
+    return {key for key, value in vars(parser.parse_args(argv, namespace=namespace)).items() if value is not marker}
+
+
+def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = frozenset()) -> dict[str, Any]:
+    """A stopped run's settings, in the folder where its file is now (even if it was moved since). Of the flags
+    given with --resume, --max_time (a new total, e.g. to extend the run), --threads and --device apply from now
+    on and are appended to the settings' `resumes`, the recorded values staying what the run planned with; the
+    cluster flags replace the recorded ones (a run on workers may resume on other workers); --quiet applies; any
+    other flag is refused."""
     if not isinstance(record, dict) or "settings" not in record:
         raise UsageError(f"{args.resume}: not an automl_run_*.json file")
+    refused = sorted(given - {"resume", "quiet", *RESUMABLE, *CLUSTER_FLAGS})
+    if refused:
+        raise UsageError(f"{args.resume}: a resumed run keeps its settings; --{refused[0]} cannot change (with "
+                         "--resume, give only --max_time, --threads, --device, --quiet or the cluster flags)")
     settings = {**record["settings"], "output_dir": str(args.resume.parent)}
-    given = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if getattr(args, flag) is not None}
-    workers = [flag for flag in WORKER_FLAGS if flag in given]
+    cluster = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if flag in given}
+    workers = [flag for flag in WORKER_FLAGS if flag in cluster]
     if workers:
         if not wants_cluster(settings):
             raise UsageError(f"{args.resume}: a run made in one process resumes in one process; drop "
                              + ", ".join(f"--{flag}" for flag in workers))
         settings.update(dict.fromkeys(WORKER_FLAGS))
-    return {**settings, **given}
+    changes = {flag: getattr(args, flag) for flag in RESUMABLE if flag in given}
+    if changes:
+        settings["resumes"] = [*settings.get("resumes", []), changes]
+    return {**settings, **cluster}
 
 
-def run(args: argparse.Namespace, algorithm: str) -> int:
+def current(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings in force now: the recorded ones with the changes of every resume applied in order."""
+    return {key: value for part in (settings, *settings.get("resumes", [])) for key, value in part.items()}
+
+
+def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset()) -> int:
     if args.resume is not None:
         record = read_json(args.resume)
-        settings = resumed_settings(args, record)
+        settings = resumed_settings(args, record, given)
         info = args.resume.stem.removeprefix("automl_run_")
     else:
         settings, record = settings_from(args, algorithm), None
         check_settings(settings)
         info = run_info(settings, datetime.now())
-    options = {"max_time": settings["max_time"], "keep_checkpoints": settings["keep_checkpoints"], "quiet": args.quiet}
+    options = {"max_time": current(settings)["max_time"], "keep_checkpoints": settings["keep_checkpoints"],
+               "quiet": args.quiet}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     runner, outcome = _search_and_run(settings, info, record, options)
     if isinstance(outcome, RepeatedFailure):
@@ -295,12 +324,13 @@ def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
-    args = build_parser(prog, evolutionary=algorithm == "ea").parse_args(argv)
+    parser = build_parser(prog, evolutionary=algorithm == "ea")
+    args = parser.parse_args(argv)
     setup_logging(args.quiet)
     set_threads(args.threads)
     try:
         resolve_device(args.device)
-        return run(args, algorithm)
+        return run(args, algorithm, given_flags(parser, argv))
     except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), prog)
 

@@ -115,13 +115,15 @@ class RunRecorder:
         self.write(optimizer, final=False)
 
     def record(self, job: Job, result: dict[str, Any], epochs_this_call: int, elapsed: float,
-               optimizer: Optimizer) -> None:
+               optimizer: Optimizer, seconds_left: float | None = None) -> None:
+        """A finished job; seconds_left: the search time left its ask was planned with (a resumed run replays
+        the asks with it, whatever --max_time it is given)."""
         self.epochs_trained += epochs_this_call
         if self.events:
             self.events.append({"tell": job.id, "evaluation": len(self.evaluations)})
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
-                 "rung": job.rung, "epochs_this_call": epochs_this_call,
+                 "rung": job.rung, "seconds_left": seconds_left, "epochs_this_call": epochs_this_call,
                  "time": elapsed, **{k: result[k] for k in RESULT_KEYS},
                  **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
@@ -172,6 +174,7 @@ class SearchRunner:
         self.keep_checkpoints, self.quiet = keep_checkpoints, quiet
         self.time_offset = 0.0
         self.errors: list[str | None] = []  # the unexpected error of each evaluation told, in order
+        self.planned: dict[int, float | None] = {}  # job id -> the time left its ask was planned with
 
     def _epochs_this_call(self, job: Job, epochs: int) -> int:
         return epochs - (job.member.budget if job.checkpoint_in is not None else 0)
@@ -183,6 +186,8 @@ class SearchRunner:
         """The optimizer's next job, or None to end the run early: a job predicted to outlast the time left is
         not started, since the deadline would cut it off and its training would be lost."""
         job = self.optimizer.ask(left)
+        if job is not None:
+            self.planned[job.id] = left
         if job is None or len(self.recorder.evaluations) < TRUSTED_AFTER:
             return job
         needed = self._predicted_seconds(job)
@@ -205,7 +210,9 @@ class SearchRunner:
     def replay(self, evaluations: list[dict[str, Any]]) -> None:
         """Feed a stopped run's evaluations back through the optimizer, which must ask for the same jobs."""
         for entry in evaluations:
-            job = self.optimizer.ask(self._seconds_left())
+            left = entry.get("seconds_left")
+            job = self.optimizer.ask(self._seconds_left() if left is None else left)
+            self.planned[job.id] = left
             if job is None or job.member.id != entry["member"] or job.budget != entry["budget"]:
                 raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
                                   f"budget {entry['budget']}); was the run made with other code or settings?")
@@ -263,7 +270,7 @@ class SearchRunner:
         unexpected error ended the last REPEATS_TO_STOP evaluations."""
         self._learn(job, result)
         self.optimizer.tell(job, result)
-        self.recorder.record(job, result, epochs, elapsed, self.optimizer)
+        self.recorder.record(job, result, epochs, elapsed, self.optimizer, self.planned.pop(job.id, None))
         self._delete(self.optimizer.obsolete_checkpoints())
         self.errors.append(unexpected_error(result))
         last = self.errors[-REPEATS_TO_STOP:]

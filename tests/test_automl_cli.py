@@ -134,11 +134,12 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     moved = tmp_path / "moved"
     out.rename(moved)
     run_file = moved / run_file.name
-    done = automl("--resume", run_file, "--quiet")
+    done = automl("--resume", run_file, "--quiet", "--max_time", "45")  # 15 s more than the recorded 30
     assert done.returncode in (0, 3), done.stderr
     assert not out.exists()
     resumed = json.loads(run_file.read_text())
     assert resumed["finished"] and len(resumed["evaluations"]) > len(record["evaluations"])
     assert resumed["evaluations"][:len(record["evaluations"])] == record["evaluations"]
     assert resumed["settings"]["warm_start"] == "none"
+    assert resumed["settings"]["max_time"] == 30 and resumed["settings"]["resumes"] == [{"max_time": 45.0}]
     assert {e["origin"]["kind"] for e in resumed["evaluations"]} <= {"random", "child"}

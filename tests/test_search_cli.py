@@ -1,7 +1,7 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from search_cli import Search, build_parser, resumed_settings, settings_from
+from search_cli import Search, build_parser, current, given_flags, resumed_settings, settings_from
 from utils import UsageError
 from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG, PORTFOLIO
@@ -78,21 +78,39 @@ def test_help_shows_every_default_and_no_missing_one(evolutionary):
     assert "(default: None)" not in text
 
 
-def resume_args(tmp_path, *flags):
+def resumed(tmp_path, recorded, *flags):
     run_file = tmp_path / "automl_run_x.json"
     run_file.write_text("{}")
-    return build_parser("AutoML.py", evolutionary=True).parse_args(["--resume", str(run_file), *flags])
+    parser = build_parser("AutoML.py", evolutionary=True)
+    argv = ["--resume", str(run_file), *flags]
+    return resumed_settings(parser.parse_args(argv), recorded, given_flags(parser, argv))
 
 
 def test_a_run_on_workers_may_resume_on_other_workers_with_the_same_plan(tmp_path):
     recorded = {"settings": {"n_workers": 2, "scheduler_file": None, "planned_workers": 2, "max_time": 60}}
-    settings = resumed_settings(resume_args(tmp_path, "--scheduler_address", "tcp://127.0.0.1:8786"), recorded)
+    settings = resumed(tmp_path, recorded, "--scheduler_address", "tcp://127.0.0.1:8786")
     assert (settings["n_workers"], settings["scheduler_address"], settings["planned_workers"]) == (
         None, "tcp://127.0.0.1:8786", 2)
-    assert resumed_settings(resume_args(tmp_path), recorded)["n_workers"] == 2
-    assert resumed_settings(resume_args(tmp_path), recorded)["output_dir"] == str(tmp_path)
+    assert resumed(tmp_path, recorded)["n_workers"] == 2
+    assert resumed(tmp_path, recorded)["output_dir"] == str(tmp_path)
 
 
 def test_a_run_made_in_one_process_resumes_in_one_process(tmp_path):
     with pytest.raises(UsageError, match="resumes in one process; drop --n_workers"):
-        resumed_settings(resume_args(tmp_path, "--n_workers", "2"), {"settings": {"n_workers": None}})
+        resumed(tmp_path, {"settings": {"n_workers": None}}, "--n_workers", "2")
+
+
+def test_a_resumed_run_may_be_given_more_time_threads_and_a_device_and_records_each_change(tmp_path):
+    recorded = {"settings": {"n_workers": None, "max_time": 60.0, "threads": None, "device": "auto",
+                             "resumes": [{"max_time": 90.0}]}}
+    settings = resumed(tmp_path, recorded, "--max_time", "600", "--threads", "1", "--quiet")
+    assert settings["max_time"] == 60.0  # what the run planned with, kept
+    assert settings["resumes"] == [{"max_time": 90.0}, {"max_time": 600.0, "threads": 1}]
+    assert (current(settings)["max_time"], current(settings)["threads"]) == (600.0, 1)
+
+
+@pytest.mark.parametrize("flag,value", [("--seed", "123"), ("--constraint_min_precision", "0.5"), ("--warm_start", "none"),
+                                        ("--data_dir", ".")])
+def test_a_resumed_run_refuses_flags_that_would_change_the_search_even_at_their_default(tmp_path, flag, value):
+    with pytest.raises(UsageError, match=f"{flag} cannot change"):
+        resumed(tmp_path, {"settings": {"n_workers": None}}, flag, value)
