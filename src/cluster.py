@@ -101,6 +101,21 @@ def start_local_cluster(gpus: Sequence[str | None]) -> Any:
     return cluster
 
 
+IMPORTS_CODE = "__import__('importlib.util').util.find_spec('job_runner') is not None"  # run with eval: no import
+
+
+def check_code(client: Any) -> None:
+    """A cluster started elsewhere must import this project's code: the scheduler reads the jobs' functions and
+    the workers run them. Asked with the builtin eval, so that the question itself needs nothing imported."""
+    if not client.run_on_scheduler(eval, IMPORTS_CODE):
+        raise UsageError("the Dask scheduler cannot import this project's code (src/): start it in the repository "
+                         "with PYTHONPATH=src dask scheduler …")
+    missing = [worker for worker, ok in client.run(eval, IMPORTS_CODE).items() if not ok]
+    if missing:
+        raise UsageError(f"{len(missing)} Dask worker(s) cannot import this project's code (src/), e.g. {missing[0]}: "
+                         "start them in the repository with PYTHONPATH=src dask worker …")
+
+
 @contextmanager
 def connect(settings: dict[str, Any]) -> Iterator[Any]:
     """A Dask client for the search's workers, closed (with its local cluster) on leaving."""
@@ -115,6 +130,7 @@ def connect(settings: dict[str, Any]) -> Iterator[Any]:
         if address or scheduler_file:
             client = Client(address, scheduler_file=scheduler_file, timeout=timeout)
             client.wait_for_workers(1, timeout=timeout)
+            check_code(client)
         else:
             gpus = local_worker_gpus(settings)
             if settings.get("workers_per_gpu") and None in gpus:
@@ -122,6 +138,9 @@ def connect(settings: dict[str, Any]) -> Iterator[Any]:
             cluster = start_local_cluster(gpus)
             client = Client(cluster)
             client.wait_for_workers(len(gpus), timeout=timeout)
+    except UsageError:
+        client.close()
+        raise
     except (OSError, TimeoutError, ValueError) as error:
         if cluster is not None:
             cluster.close()

@@ -94,25 +94,26 @@ def test_a_worker_killed_mid_job_is_a_crashed_job_and_the_run_goes_on(tmp_path):
     assert len({e["job"] for e in run["evaluations"]}) == len(statuses)
 
 
-def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
+@contextlib.contextmanager
+def dask_cluster(tmp_path, scheduler_env, workers=2):
+    """A `dask scheduler` and `dask worker`s started as README.md shows (in the repository, PYTHONPATH=src for the
+    workers; for the scheduler as scheduler_env says), stopped on leaving; yields the scheduler file."""
     dask = str(Path(sys.executable).parent / "dask")
     scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": REPO_ROOT}
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    env.pop("PYTHONPATH", None)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": REPO_ROOT}
     processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", str(scheduler_file)], **quiet)]
+                                   "--scheduler-file", str(scheduler_file)], env={**env, **scheduler_env}, **quiet)]
     try:
         started = time.monotonic()
         while not scheduler_file.exists() and time.monotonic() - started < 60:
             time.sleep(0.2)
-        for _ in range(2):
+        for _ in range(workers):
             processes.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads",
-                                               "1", "--no-dashboard", "--host", "127.0.0.1"], **quiet))
-        data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
-        out = tmp_path / "out"
-        done = subprocess.run(search_command(data, out, "2e4", "20", "9", "--scheduler_file", str(scheduler_file),
-                                             "--connect_timeout", "60", "--threads", "1"),
-                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+                                               "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                              env={**env, "PYTHONPATH": "src"}, **quiet))
+        yield scheduler_file
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -121,10 +122,28 @@ def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_search_on_a_running_dask_scheduler_with_two_workers(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
+    out = tmp_path / "out"
+    with dask_cluster(tmp_path, {"PYTHONPATH": "src"}) as scheduler_file:
+        done = subprocess.run(search_command(data, out, "2e4", "20", "9", "--scheduler_file", str(scheduler_file),
+                                             "--connect_timeout", "60", "--threads", "1"),
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     evaluations = json.loads(next(out.glob("automl_run_*.json")).read_text())["evaluations"]
     assert len({e["worker"]["pid"] for e in evaluations}) == 2
     assert len({e["job"] for e in evaluations}) == len(evaluations) >= 4
+
+
+def test_a_scheduler_that_cannot_import_the_code_is_one_line_exit_2(tmp_path, tiny_data):
+    with dask_cluster(tmp_path, {}, workers=1) as scheduler_file:
+        done = subprocess.run(search_command(tiny_data, tmp_path / "out", "2e4", "20", "9", "--scheduler_file",
+                                             str(scheduler_file), "--connect_timeout", "60"),
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "PYTHONPATH=src dask scheduler" in lines[-1] and "Traceback" not in done.stderr
 
 
 def test_driver_killed_with_jobs_in_flight_then_resumed(tmp_path):
