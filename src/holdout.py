@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from data import ImageData
 from metrics import compute_metrics
-from run_files import RUN_PREFIX, RunFileError, load_run
+from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, RunFileError, load_run
 from member import origin_label
 from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
 from target import Target, TrainingDiverged
@@ -53,8 +53,8 @@ class Candidate:
 
 def _run_beside(config_path: Path) -> Path | None:
     """The automl_run file that produced an opt_cfg file: opt_cfg_{info}.json's twin, or the folder's only run."""
-    twin = config_path.with_name(config_path.name.replace("opt_cfg_", RUN_PREFIX, 1))
-    if config_path.name.startswith("opt_cfg_") and twin.is_file():
+    twin = config_path.with_name(config_path.name.replace(CONFIG_PREFIX, RUN_PREFIX, 1))
+    if config_path.name.startswith(CONFIG_PREFIX) and twin.is_file():
         return twin
     runs = list(config_path.parent.glob(f"{RUN_PREFIX}*.json"))
     return runs[0] if len(runs) == 1 else None
@@ -64,9 +64,9 @@ def candidate_from(path: Path) -> Candidate:
     """A configuration file, or a run folder (its opt_cfg.json); the run's constraints come with it."""
     path = Path(path)
     if path.is_dir():
-        config_path = path / "opt_cfg.json"
+        config_path = path / ANSWER_FILE
         if not config_path.is_file():
-            raise UsageError(f"{path}: no opt_cfg.json in this run folder (did the search return a configuration?)")
+            raise UsageError(f"{path}: no {ANSWER_FILE} in this run folder (did the search return a configuration?)")
     elif path.is_file():
         config_path = path
     else:
@@ -77,7 +77,7 @@ def candidate_from(path: Path) -> Candidate:
     except ConfigError as error:
         raise UsageError(f"{config_path}: {error}") from None
     origin = origin_label(raw.get(ORIGIN_KEY)) if isinstance(raw, dict) and raw.get(ORIGIN_KEY) else None
-    name = config_path.parent.name if config_path.name == "opt_cfg.json" else config_path.stem
+    name = config_path.parent.name if config_path.name == ANSWER_FILE else config_path.stem
     run_path = _run_beside(config_path)
     if run_path is None:
         return Candidate(name, config, optimizer="unknown", origin=origin or "not recorded")

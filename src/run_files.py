@@ -16,7 +16,9 @@ from scipy.stats import spearmanr
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
 from status import Status
 
-RUN_PREFIX = "automl_run_"
+RUN_PREFIX = "automl_run_"  # automl_run_{info}.json: settings, every evaluation, the answer
+CONFIG_PREFIX = "opt_cfg_"  # opt_cfg_{info}.json: the answer
+ANSWER_FILE = "opt_cfg.json"  # its copy, the same name in every run folder
 TRACE_COLUMNS = ("time", "avg_acc", "best_acc", "avg_prec", "best_prec", "best_feasible_acc")
 EVALUATION_KEYS = ("budget", "top3_accuracy", "precision", "model_size", "status", "time")
 WARM_START_KINDS = (PORTFOLIO, DEFAULT)  # origins given to the search, not found by it
@@ -97,6 +99,34 @@ class Run:
         if len(list(self.path.parent.glob(f"{RUN_PREFIX}*.json"))) == 1:
             return self.path.parent.name
         return self.path.stem.removeprefix(RUN_PREFIX)
+
+
+@dataclass
+class RunFiles:
+    """Where a run writes: automl_run_{info}.json, opt_cfg_{info}.json (+ opt_cfg.json), {info}.csv, {info}/."""
+
+    output_dir: Path
+    info: str
+
+    @property
+    def run_json(self) -> Path:
+        return self.output_dir / f"{RUN_PREFIX}{self.info}.json"
+
+    @property
+    def opt_cfg(self) -> Path:
+        return self.output_dir / f"{CONFIG_PREFIX}{self.info}.json"
+
+    @property
+    def opt_cfg_copy(self) -> Path:
+        return self.output_dir / ANSWER_FILE
+
+    @property
+    def csv(self) -> Path:
+        return self.output_dir / f"{self.info}.csv"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.output_dir / self.info
 
 
 def short_number(value: float) -> str:

@@ -23,7 +23,8 @@ from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import smallest_model_size
-from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunFiles, RunRecorder, SearchRunner
+from run_files import RUN_PREFIX, RunFiles
+from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import DEFAULT_EPOCHS, Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
@@ -236,7 +237,7 @@ def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = fr
     cluster flags replace the recorded ones (a run on workers may resume on other workers); --quiet applies; any
     other flag is refused."""
     if not isinstance(record, dict) or "settings" not in record:
-        raise UsageError(f"{args.resume}: not an automl_run_*.json file")
+        raise UsageError(f"{args.resume}: not an {RUN_PREFIX}*.json file")
     refused = sorted(given - {"resume", "quiet", *RESUMABLE, *CLUSTER_FLAGS})
     if refused:
         raise UsageError(f"{args.resume}: a resumed run keeps its settings; --{refused[0]} cannot change (with "
@@ -264,7 +265,7 @@ def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset())
     if args.resume is not None:
         record = read_json(args.resume)
         settings = resumed_settings(args, record, given)
-        info = args.resume.stem.removeprefix("automl_run_")
+        info = args.resume.stem.removeprefix(RUN_PREFIX)
     else:
         settings, record = settings_from(args, algorithm), None
         check_settings(settings)

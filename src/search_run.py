@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +20,7 @@ from budget_policy import BudgetPolicy
 from EA import Job
 from member import Member
 from ranking import final_choice, is_feasible
+from run_files import RunFiles
 from search_space import ORIGIN_KEY
 from status import Status
 from target import Target
@@ -58,34 +58,6 @@ def unexpected_error(result: dict[str, Any]) -> str | None:
     if result["status"] != Status.FAILED or result["message"].startswith(OUT_OF_MEMORY):
         return None
     return result["message"].split(":", 1)[0]
-
-
-@dataclass
-class RunFiles:
-    """Where a run writes: automl_run_{info}.json, opt_cfg_{info}.json (+ opt_cfg.json), {info}.csv, {info}/."""
-
-    output_dir: Path
-    info: str
-
-    @property
-    def run_json(self) -> Path:
-        return self.output_dir / f"automl_run_{self.info}.json"
-
-    @property
-    def opt_cfg(self) -> Path:
-        return self.output_dir / f"opt_cfg_{self.info}.json"
-
-    @property
-    def opt_cfg_copy(self) -> Path:
-        return self.output_dir / "opt_cfg.json"
-
-    @property
-    def csv(self) -> Path:
-        return self.output_dir / f"{self.info}.csv"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.output_dir / self.info
 
 
 def population_of(optimizer: Optimizer) -> list[Member]:

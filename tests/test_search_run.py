@@ -8,8 +8,9 @@ from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
-from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunFiles,
-                        RunRecorder, SearchRunner)
+from run_files import RunFiles
+from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunRecorder,
+                        SearchRunner)
 from status import Status
 from search_space import SPACE
 from test_EA import fit_into, size_of
