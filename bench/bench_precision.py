@@ -8,7 +8,7 @@ then trains on all of train/ and measures on test/ (what `main.py -t` reports). 
 on test/ as on their held-out thirds, the gap to the full model is the data it lacks; if they are more precise on
 test/, the held-out thirds are harder than test/. Run once, after the search: the test set is read here, never by
 a search.
-Usage: python bench/bench_precision.py CONFIGS... [--epochs 50] [--seed 0] [--data_dir micro17flower]
+Usage: python bench/bench_precision.py CONFIGS... [--epochs 50] [--seed 0] [--data_dir micro17flower] [--out CSV]
 """
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0, help="the searches' seed: the same folds")
     parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, help="also write the table here (CSV), for the reports")
     args = parser.parse_args()
     ensure_data(args.data_dir)
     train, test = load_dataset(args.data_dir, with_test=True)
@@ -66,6 +67,8 @@ def main() -> None:
         candidate = candidate_from(path)
         rows += measure(candidate.name, candidate.config, train, test, args.epochs, args.seed)
     table = pd.DataFrame(rows)
+    if args.out is not None:
+        table.to_csv(args.out, index=False)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {args.epochs} epochs, folds of seed {args.seed}")
     print(table.round(4).to_string(index=False))
