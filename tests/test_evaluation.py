@@ -120,7 +120,7 @@ def test_majority_over_seeds_and_mcnemar_pairs():
     assert table.loc[("a", "default"), "only A hits"] == 3 and table.loc[("a", "default"), "p-value"] == 0.25
 
 
-def test_test_command_on_tiny_data_two_configs_two_seeds(tmp_path, monkeypatch):
+def test_test_command_on_tiny_data_two_configs_two_seeds(tmp_path, monkeypatch, capsys):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=9)
     write_run(tmp_path / "runs" / "hb", "ea_hyperband", 0)
     write_run(tmp_path / "runs" / "rs", "random_search", 0, config={**TINY, "n_channels_conv_0": 24})
@@ -128,6 +128,7 @@ def test_test_command_on_tiny_data_two_configs_two_seeds(tmp_path, monkeypatch):
     args = ["test", str(tmp_path / "runs" / "hb"), str(tmp_path / "runs" / "rs"), "--seeds", "2", "--epochs", "2",
             "--out", str(out), "--data_dir", str(data), "--device", "cpu"]
     assert evaluation_main(args) == 0
+    assert "4/4 trainings" in capsys.readouterr().err  # the progress bar, with the time left
     results = pd.read_csv(out / "test_results.csv", dtype={"top3_hits": str})
     assert sorted(zip(results["name"], results["seed"])) == [("hb", 0), ("hb", 1), ("rs", 0), ("rs", 1)]
     assert (results["status"] == "ok").all() and results["top3_hits"].str.len().eq(4 * 3).all()

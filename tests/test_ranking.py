@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 from member import Member
@@ -62,3 +63,8 @@ def test_an_abandoned_job_leaves_the_member_judged_by_its_earlier_results():
     member.record(6, earlier, Path("member_0_budget_6.pt"))
     member.record(50, {"status": Status.ABANDONED, "top3_accuracy": 0.0, "precision": 0.0}, None)
     assert (member.budget, member.result, member.checkpoint) == (6, earlier, Path("member_0_budget_6.pt"))
+
+
+def test_statuses_are_one_enum_written_as_plain_strings():
+    assert Status("ok") is Status.OK and json.dumps({"status": Status.FAILED}) == '{"status": "failed"}'
+    assert {s.value for s in Status} == {"ok", "diverged", "failed", "stopped", "abandoned", "crashed"}
