@@ -104,16 +104,17 @@ def main() -> None:
     grid = np.linspace(args.max_time / 10, args.max_time, 10)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; --max_time {args.max_time:.0f} s, "
           f"constraints ({args.max_size}, {args.min_precision}), seeds {args.seeds}")
-    rows = []
     for warm_start in args.warm_starts:
         curves = {m: pd.DataFrame([best_over_time(args.out / warm_start / f"{m}_seed{s}", grid)
                                    for s in args.seeds]).median().to_numpy() for m in args.methods}
         print(f"\nwarm start {warm_start}: best feasible validation top-3 accuracy by time, median over seeds:")
         print(pd.DataFrame(curves, index=[f"{t:.0f} s" for t in grid]).round(4).to_string())
-        rows += [{"warm_start": warm_start, "method": m, "seed": s, **run_row(args.out / warm_start / f"{m}_seed{s}")}
-                 for m in args.methods for s in args.seeds]
+    rows = [{"warm_start": folder.parent.name, "method": folder.name.rsplit("_seed", 1)[0],
+             "seed": int(folder.name.rsplit("_seed", 1)[1]), **run_row(folder)}
+            for folder in sorted(args.out.glob("*/*_seed*")) if folder.is_dir()]
     table = pd.DataFrame(rows)
-    print("\nevery run: its search, and its answer trained 50 epochs on all of train/ and measured on test/:")
+    print("\nevery run in the folder (all warm starts and methods): its search, and its answer trained 50 epochs on "
+          "all of train/ and measured on test/:")
     print(table.round(4).to_string(index=False))
     table.to_csv(args.out / "summary_test.csv", index=False)
     print("\nmedian over seeds:")
