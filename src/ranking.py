@@ -23,9 +23,13 @@ def is_feasible(result: Mapping[str, Any] | None, min_precision: float) -> bool:
 
 
 def rank_population(members: Iterable[Member], min_precision: float) -> list[Member]:
-    """Members best first, those trained to a higher budget first: a result after a few epochs on one fold is
-    never weighed against a full evaluation as if they were alike (DEHB keeps one subpopulation per budget)."""
-    return sorted(members, key=lambda m: (m.budget, rank_key(m.result, m.model_size, min_precision)), reverse=True)
+    """Members best first: those whose last training succeeded, then those trained to a higher budget: a result
+    after a few epochs on one fold is never weighed against a full evaluation as if they were alike (DEHB keeps
+    one subpopulation per budget)."""
+    def key(m: Member) -> tuple:
+        measured = rank_key(m.result, m.model_size, min_precision)
+        return measured[0] > 0, m.budget, measured
+    return sorted(members, key=key, reverse=True)
 
 
 def positions(members: Sequence[Member], min_precision: float) -> list[int]:

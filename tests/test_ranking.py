@@ -30,6 +30,8 @@ def test_the_population_ranks_a_higher_budget_first():
     a, b = member(0, 0.9, 0.5, budget=2, folds=1), member(1, 0.5, 0.5, budget=2, folds=1)
     b.record(50, {"top3_accuracy": 0.4, "precision": 0.1, "status": "ok", "folds": [{}] * 3}, None)
     assert [m.id for m in rank_population([a, b], 0.39)] == [1, 0]
+    failed = member(2, 0.99, 0.9, budget=50, status="diverged")
+    assert [m.id for m in rank_population([failed, a, b], 0.39)] == [1, 0, 2]  # a failure ranks last, whatever its budget
 
 
 def test_positions():
