@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from status import Status  # noqa: E402
+from bench_search import METHODS, WARM_STARTS  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
 from holdout_report import markdown, report, summary_table  # noqa: E402
 
@@ -114,6 +115,12 @@ def findings(table: pd.DataFrame) -> str:
     searched = table[table["returned"].isin(["constraints met", "constraints not met"])]
     met = int((searched["returned"] == "constraints met").sum())
     lines = [f"- {met} of {len(searched)} searches returned a configuration meeting both constraints on validation."]
+    if "origin" in searched:
+        kinds = searched["origin"].str.split().str[0].value_counts()
+        lines.append(f"- Where the answers came from: {kinds.get('portfolio', 0)} portfolio members and "
+                     f"{kinds.get('default', 0)} default configurations (given to the search, not found by it), "
+                     f"{kinds.get('child', 0)} children bred by the search, {kinds.get('random', 0)} random "
+                     "configurations.")
     if "precision on test" in table:
         measured = table.dropna(subset=["precision on test"])
         held = int((measured["precision on test"] == "yes").sum())
@@ -153,7 +160,7 @@ def search_table(runs: list[Run]) -> pd.DataFrame:
         rows.append({"optimizer": run.label, "seed": run.seed, "evaluations": stats["evaluations"],
                      "budgets": " ".join(map(str, stats["budgets"])), "children": stats["children"],
                      "rank corr. (pairs)": f"{stats['rank_correlation']:.2f} ({stats['rank_pairs']})"
-                     if stats["rank_pairs"] else "—",
+                     if stats["rank_pairs"] >= 3 else f"— ({stats['rank_pairs']})",
                      "answer": run.answer_origin,
                      "val top-3": run.best["top3_accuracy"] if run.best else float("nan")})
     return pd.DataFrame(rows)
@@ -190,11 +197,17 @@ def comparison_section(comparison: Path, prefix: str) -> str:
         return ""
     runs = find_runs(folders)
     seeds = sorted({r.seed for r in runs})
-    text = (f"## EA with Hyperband, plain EA and random search at ({short_number(runs[0].max_size)}, "
+    made = {(f.parent.name, f.name) for f in comparison.glob("*/*_seed*") if list(f.glob("automl_run_*.json"))}
+    missing = sorted({(warm, method) for warm in WARM_STARTS for method in METHODS for seed in seeds
+                      if (warm, f"{method}_seed{seed}") not in made})
+    text = (f"## {', '.join(sorted({r.optimizer for r in runs}))} at ({short_number(runs[0].max_size)}, "
             f"{runs[0].min_precision}): {runs[0].settings['max_time']:.0f} s, seeds {seeds}, from the same starting "
             f"points\n\nThe runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`, one folder "
-            f"per warm start, made on {', '.join(sorted({run_date(r) for r in runs}))}). Each optimizer starts from "
-            "the same configurations: the portfolio (then the default), or nothing (`--warm_start none`).\n\n")
+            f"per warm start, made on {', '.join(sorted({run_date(r) for r in runs}))}, `--threads 1`, two searches at "
+            "a time, each pinned to its own core). Each optimizer starts from the same configurations: the "
+            "portfolio (then the default), or nothing (`--warm_start none`).\n\n"
+            + (f"Not run yet (`python bench/bench_search.py` runs what is missing): "
+               f"{'; '.join(f'{method} from {warm}' for warm, method in missing)}.\n\n" if missing else ""))
     text += "\n".join(warm_start_section(folder, prefix) for folder in folders)
     single = comparison / "summary_test.csv"
     if single.exists():
@@ -244,8 +257,8 @@ def family_report(title: str, settings, family: Path, prefix: str, extra: str) -
             f"Machine: {machine()}. Searches made on {', '.join(dates) or 'no date yet'}.\n\n"
             f"## The study: EA with Hyperband, 300 s, seed 0\n\nEach search: `{command_of(first, 'search.log')}` "
             f"with its own constraints (the command of each is the first line of its `search.log`; with "
-            "`--threads 1` the searches ran one after another pinned to one core, `taskset -c 0`, while the other "
-            "core trained the comparison's configurations on train/ for the test set). Validation is "
+            "`--threads 1`, one after another pinned to one core, while the other core ran the other family's "
+            "searches or the comparison's). Validation is "
             "3-fold cross-validation on train/; the answer is then trained on all of train/ and measured on test/ "
             "(mean ± sd over seeds).\n\n" + markdown(table) + "\n" + findings(table)
             + closest_note(settings, family) + "\n"
