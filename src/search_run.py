@@ -184,7 +184,6 @@ class SearchRunner:
         for entry in evaluations:
             left = entry.get("seconds_left")
             job = self.optimizer.ask(self._seconds_left() if left is None else left)
-            self.planned[job.id] = left
             if job is None or job.member.id != entry["member"] or job.budget != entry["budget"]:
                 raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
                                   f"budget {entry['budget']}); was the run made with other code or settings?")
@@ -198,6 +197,7 @@ class SearchRunner:
         result = {k: entry[k] for k in RESULT_KEYS}
         if "worker" in entry:
             result["worker"] = entry["worker"]
+        self.planned[job.id] = entry.get("seconds_left")  # recorded again as it was
         self._tell(job, result, entry["epochs_this_call"], entry["time"])
 
     def run(self) -> bool:
