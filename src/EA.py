@@ -99,13 +99,21 @@ class _Optimizer:
         out = None
         if self.checkpoint_dir is not None and budget < self.max_budget:
             out = self.checkpoint_dir / f"member_{member.id}_budget_{budget}.pt"
-        continued = member.checkpoint is not None and member.budget < budget
-        fold_epochs = (self.fidelity.fold_epochs(budget, member.budget, member.folds) if continued
-                       else self.fidelity.fold_epochs(budget))
-        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), fold_epochs,
+        continued = self._continues(member, budget)
+        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), self._fold_epochs(member, budget),
                   member.checkpoint if continued else None, out, rung)
         self.n_jobs += 1
         return job
+
+    @staticmethod
+    def _continues(member: Member, budget: int) -> bool:
+        return member.checkpoint is not None and member.budget < budget
+
+    def _fold_epochs(self, member: Member, budget: int) -> int:
+        """What training member to budget costs: from its checkpoint when it has one, else from the start."""
+        if self._continues(member, budget):
+            return self.fidelity.fold_epochs(budget, member.budget, member.folds)
+        return self.fidelity.fold_epochs(budget)
 
     def tell(self, job: Job, result: Mapping[str, Any]) -> None:
         previous = job.member.checkpoint
@@ -157,8 +165,7 @@ class AsyncEvolution(_Optimizer):
         if seconds_left is None or self.job_seconds is None:
             return True
         member = self.members[promotion.member]
-        fold_epochs = self.fidelity.fold_epochs(promotion.to_budget, member.budget, member.folds)
-        return self.job_seconds(member, fold_epochs) <= seconds_left
+        return self.job_seconds(member, self._fold_epochs(member, promotion.to_budget)) <= seconds_left
 
     def ask(self, seconds_left: float | None = None) -> Job:
         """A job for a free slot, decided now; the member of a promotion is marked at once, so that no two
