@@ -6,6 +6,7 @@ Usage: python bench/report.py
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +44,29 @@ def fidelity_reading(records: Path) -> str:
             "schedule and continues.")
 
 
+def deploy_reading(cards_path: Path) -> str:
+    """The deployment targets against the saved model cards and the latencies bench_deploy.py timed."""
+    cards = list(json.loads(cards_path.read_text()).values())
+    ratios = [card["files"]["model_int8.onnx"] / card["files"]["model.onnx"] for card in cards]
+    losses = [card["runtimes"]["torch fp32"]["top3_accuracy"] - card["runtimes"]["onnxruntime int8"]["top3_accuracy"]
+              for card in cards]
+    faster = sum(card["bench_latency_ms"]["onnxruntime fp32"] <= card["bench_latency_ms"]["torch"] for card in cards)
+
+    def verdict(holds: int) -> str:
+        return "met" if holds == len(cards) else f"met for {holds} of {len(cards)}"
+    return (f"- onnxruntime fp32 batch-1 latency at most torch's: {verdict(faster)}.\n"
+            f"- int8 bytes over fp32 bytes: {min(ratios):.1%} to {max(ratios):.1%} (at most 30 %: "
+            f"{verdict(sum(r <= 0.30 for r in ratios))}).\n"
+            f"- Test top-3 lost by int8: at most {100 * max(losses):.1f} points, {100 * sum(losses) / len(losses):.1f} "
+            f"on average (at most 1 point: {verdict(sum(loss <= 0.01 for loss in losses))}).")
+
+
 def main() -> None:
     cost_model = subprocess.run([sys.executable, str(BENCH / "bench_cost_model.py")], cwd=BENCH.parent,
                                 capture_output=True, text=True, check=True).stdout
     outputs = {name: (BENCH / "results" / f"{name}.txt").read_text()
-               for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity")}
+               for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity", "bench_deploy")}
+    outputs["deploy_reading"] = deploy_reading(BENCH / "results" / "deploy" / "cards.json")
     outputs["fidelity_reading"] = fidelity_reading(BENCH / "results" / "fidelity.jsonl")
     gpu = BENCH / "results" / "gpu_check.txt"
     outputs["gpu_check"] = gpu.read_text() if gpu.exists() else NO_GPU_RUN

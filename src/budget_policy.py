@@ -112,10 +112,11 @@ class BudgetPolicy:
             chosen.append(config)
         return chosen
 
-    def fitter(self, space: ConfigurationSpace, input_shape: Shape, num_classes: int, max_size: float) -> Fit:
-        """Repair into the size constraint and into an affordable training cost (the same for every method): the
-        batch raised to what the allowance needs, then a network that trains to max_budget within it, or as
-        cheap as the cheapest of the space."""
+    def fitter(self, space: ConfigurationSpace, input_shape: Shape, num_classes: int, max_size: float,
+               max_macs: float | None = None) -> Fit:
+        """Repair into the size constraint (and the MACs limit, when given) and into an affordable training cost
+        (the same for every method): the batch raised to what the allowance needs, then a network that trains to
+        max_budget within it, or as cheap as the cheapest of the space."""
         cheapest = smallest_model_macs(space, input_shape, num_classes)
         largest_batch = space["batch_size"].upper
 
@@ -127,8 +128,8 @@ class BudgetPolicy:
             images = self.measure.images_per_fold_epoch * self.full_fold_epochs
             config = affordable_batch(config, self.cost_model.min_batch_size(self.allowance, images), largest_batch)
             try:
-                return repair(config, space, input_shape, num_classes, max_size, affordable, rng)
+                return repair(config, space, input_shape, num_classes, max_size, affordable, rng, max_macs=max_macs)
             except NoNetworkFits:
-                log.debug("no network fits both the size and %.0f s of training; size alone", self.allowance)
-            return repair(config, space, input_shape, num_classes, max_size, None, rng)
+                log.debug("no network fits the limits and %.0f s of training; the limits alone", self.allowance)
+            return repair(config, space, input_shape, num_classes, max_size, None, rng, max_macs=max_macs)
         return fit

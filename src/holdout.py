@@ -45,6 +45,7 @@ class Candidate:
     search_seed: int | None = None
     max_size: float | None = None
     min_precision: float | None = None
+    max_macs: float | None = None
 
     @property
     def key(self) -> str:
@@ -86,7 +87,7 @@ def candidate_from(path: Path) -> Candidate:
     except RunFileError as error:
         raise UsageError(str(error)) from None
     return Candidate(name, config, run.optimizer, origin or run.answer_origin, run.warm_start, run.seed,
-                     run.max_size, run.min_precision)
+                     run.max_size, run.min_precision, run.max_macs)
 
 
 def default_candidate() -> Candidate:
@@ -138,6 +139,7 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
                 measured = done
             row.update({key: measured[key] for key in MEASURED})
             row["model_size"] = target.model_size(candidate.config)
+            row["macs"] = target.model_macs(candidate.config)
             results = _replace(results, row)
             atomic_write_text(path, results.to_csv(index=False))
             bar.update()
@@ -153,7 +155,8 @@ def _row(candidate: Candidate, seed: int, epochs: int, data_dir: str) -> dict[st
     return {"name": candidate.name, "optimizer": candidate.optimizer, "origin": candidate.origin,
             "warm_start": candidate.warm_start,
             "search_seed": candidate.search_seed,
-            "max_size": candidate.max_size, "min_precision": candidate.min_precision, "seed": seed,
+            "max_size": candidate.max_size, "min_precision": candidate.min_precision, "max_macs": candidate.max_macs,
+            "seed": seed,
             "epochs": epochs, "data_dir": data_dir, "config": candidate.key}
 
 

@@ -26,6 +26,11 @@ def _holds(ok: pd.Series) -> str:
     return "yes" if ok.all() else f"no ({int(ok.sum())} of {len(ok)} seeds)"
 
 
+def _at_most(values: pd.Series, limit: float) -> str:
+    """Whether values stay within a limit of the run on every seed; 'n/a' without one."""
+    return "n/a" if pd.isna(limit) else _holds(values <= limit)
+
+
 def _text(row: pd.Series, key: str, missing: str) -> str:
     """A column that tables written before it existed lack (origin, warm start), or that does not apply."""
     value = row.get(key)
@@ -34,19 +39,23 @@ def _text(row: pd.Series, key: str, missing: str) -> str:
 
 def summary_table(results: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration: size, test precision and top-3 (mean ± sd over seeds), and whether each
-    constraint of the run that returned it holds on test/ (n/a: not from a run)."""
+    constraint of the run that returned it holds on test/ (n/a: not from a run; MACs only where a run set a limit)."""
+    with_macs = "max_macs" in results and results["max_macs"].notna().any()
     rows = []
     for name, group in results.groupby("name", sort=False):
         first = group.iloc[0]
         ok = group[group["status"] == Status.OK]
-        size_limit, precision_limit = first["max_size"], first["min_precision"]
+        limits = {"size ≤ limit": _at_most(group["model_size"], first["max_size"])}
+        if with_macs:
+            limits["MACs ≤ limit"] = _at_most(group["macs"], first["max_macs"])
+        precision_limit = first["min_precision"]
         rows.append({
             "configuration": name, "optimizer": first["optimizer"], "warm start": _text(first, "warm_start", "n/a"),
             "origin": _text(first, "origin", "not recorded"),
             "parameters": int(first["model_size"]),
             "seeds": f"{len(ok)} of {len(group)}",
             "test precision": _mean_sd(ok["precision"]), "test top-3": _mean_sd(ok["top3_accuracy"]),
-            "size ≤ limit": "n/a" if pd.isna(size_limit) else _holds(group["model_size"] <= size_limit),
+            **limits,
             "precision ≥ limit": "n/a" if pd.isna(precision_limit)
             else _holds(group["precision"].fillna(-1) >= precision_limit),
             "mean_top3": ok["top3_accuracy"].mean()})

@@ -1,4 +1,5 @@
-"""Evaluate one configuration: cross-validation on train/ (default) or train/ → test/ (-t)."""
+"""Evaluate one configuration: cross-validation on train/ (default) or train/ → test/ (-t); with --save, also
+write the trained network as a folder to use it (model.pt, model.onnx, model card)."""
 from __future__ import annotations
 
 import logging
@@ -10,14 +11,18 @@ import pandas as pd
 import torch
 from torchsummary import summary
 
+from bundle import Bundle
 from cnn import build_cnn
+from deploy import write_model_folder
+from holdout import candidate_from, default_candidate
+from onnx_bundle import BundleError
 from model_size import ShapeError
 from data import DataError, ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
 from status import Status
-from utils import (OneLineParser, UsageError, add_device_arguments, atomic_torch_save, atomic_write_json,
+from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_json,
                    atomic_write_text, fail, file_path, folder_path, parse_fraction, parse_size, positive_int,
                    read_json, set_threads, setup_logging)
 
@@ -35,7 +40,13 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
-    parser.add_argument("-m", "--model", type=file_path, help="save the trained weights here")
+    parser.add_argument("-x", "--max_macs", type=parse_size,
+                        help="MACs constraint (multiply-accumulates per image), e.g. 5e6")
+    parser.add_argument("--save", type=folder_path,
+                        help="with -t: write model.pt, model.onnx and model_card.md/.json to this folder")
+    parser.add_argument("--int8", action="store_true", help="with --save: also write model_int8.onnx")
+    parser.add_argument("-m", "--model", type=file_path,
+                        help="with -t: write model.pt alone here (the same file as --save writes)")
     parser.add_argument("--output_dir", type=folder_path, default=Path("."),
                         help="where result and confusion-matrix files go")
     parser.add_argument("--data_dir", type=folder_path, default=DEFAULT_DATA_DIR,
@@ -54,11 +65,13 @@ def read_config(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"{path}: {error}") from None
 
 
-def constraint_report(size: int, precision: float | None, args) -> dict[str, Any]:
+def constraint_report(size: int, macs: int, precision: float | None, args) -> dict[str, Any]:
     """Each given constraint with its limit, the measured value and whether it holds."""
     report = {}
     if args.max_model_size is not None:
         report["max_model_size"] = {"limit": args.max_model_size, "value": size, "ok": size <= args.max_model_size}
+    if args.max_macs is not None:
+        report["max_macs"] = {"limit": args.max_macs, "value": macs, "ok": macs <= args.max_macs}
     if args.min_precision is not None and precision is not None:
         report["min_precision"] = {"limit": args.min_precision, "value": precision,
                                    "ok": precision >= args.min_precision}
@@ -85,15 +98,42 @@ def write_results(args, config: dict, train: ImageData, result: TargetResult, re
     return path
 
 
-def save_model(path: Path, checkpoint: Path, config: dict, train: ImageData) -> None:
+def check_saving(args) -> None:
+    if (args.save or args.model) and not args.test:
+        raise UsageError("--save and -m need -t: the saved network is the one trained on all of train/")
+    if args.int8 and not args.save:
+        raise UsageError("--int8 needs --save DIR (model_int8.onnx goes next to model.onnx)")
+    if args.save and args.save.exists() and not args.save.is_dir():
+        raise UsageError(f"--save {args.save}: a file is in the way; expected a folder")
+
+
+def source_of(args) -> tuple[dict[str, float | None], str]:
+    """The constraints the configuration was searched under (those of the run beside its file; -s, -p and -x
+    take precedence) and where the configuration came from, for the model card."""
+    candidate = candidate_from(args.config) if args.config else default_candidate()
+    limits = {"max_model_size": candidate.max_size, "min_precision": candidate.min_precision,
+              "max_macs": candidate.max_macs}
+    given = {"max_model_size": args.max_model_size, "min_precision": args.min_precision, "max_macs": args.max_macs}
+    return {name: given[name] if given[name] is not None else limit for name, limit in limits.items()}, \
+        candidate.origin
+
+
+def save_network(args, config: dict, train: ImageData, test: ImageData, checkpoint: Path) -> None:
+    """model.pt alone (-m), or the whole folder (--save), of the network just trained on all of train/."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    weights = [fold["model"] for fold in state["folds"]]
-    atomic_torch_save({"config": config, "classes": train.classes, "input_shape": list(train.input_shape),
-                       "state_dict": weights[0] if len(weights) == 1 else None,
-                       "fold_state_dicts": weights if len(weights) > 1 else None}, path)
+    bundle = Bundle.from_training(config, train, state["folds"][0]["model"],
+                                  {"epochs": args.epochs, "seed": args.seed, "data_dir": str(args.data_dir)})
+    if args.model:
+        bundle.save(args.model)
+    if args.save:
+        limits, origin = source_of(args)
+        card = write_model_folder(args.save, bundle, train, test, int8=args.int8, limits=limits, origin=origin,
+                                  threads=args.threads)
+        print(f"saved {', '.join(card['files'])} in {args.save}")
 
 
 def run(args) -> int:
+    check_saving(args)
     config = read_config(args.config)
     ensure_data(args.data_dir)
     train, test = load_dataset(args.data_dir, with_test=args.test)
@@ -106,15 +146,15 @@ def run(args) -> int:
     print(f"model size: {size:,} parameters; data: {len(train.labels)} training images, "
           f"{train.num_classes} classes, input {'x'.join(map(str, train.input_shape))}; device {device}")
     if args.dry_run:
-        report = constraint_report(size, None, args)
+        report = constraint_report(size, target.model_macs(config), None, args)
         print_constraints(report)
         return 0 if all(item["ok"] for item in report.values()) else EXIT_CONSTRAINT
-    checkpoint = args.output_dir / ".main_checkpoint.pt" if args.model else None
+    checkpoint = args.output_dir / ".main_checkpoint.pt" if args.model or args.save else None
     result = target(config, args.epochs, checkpoint_out=checkpoint)
-    report = constraint_report(size, result.precision, args)
+    report = constraint_report(size, target.model_macs(config), result.precision, args)
     path = write_results(args, config, train, result, report)
     if checkpoint is not None and result.status == Status.OK:
-        save_model(args.model, checkpoint, config, train)
+        save_network(args, config, train, test, checkpoint)
         checkpoint.unlink()
     where = "test/" if args.test else f"{len(target.splits)}-fold CV on train/"
     print(f"{where}: top-3 accuracy {result.top3_accuracy:.4f}, precision {result.precision:.4f}, "
@@ -133,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     try:
         return run(args)
-    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError) as error:
+    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError, BundleError) as error:
         fail(str(error), "main.py")
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_score, top_k_accuracy_score
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, top_k_accuracy_score
 
 TOP_K = 3
 
@@ -18,8 +18,8 @@ def top3_hits(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """top3_accuracy and macro precision over the whole set (not per batch), the confusion matrix, and the
-    per-image top-3 hits (for paired tests between models)."""
+    """top1_accuracy, top3_accuracy and macro precision over the whole set (not per batch), the confusion
+    matrix, and the per-image top-3 hits (for paired tests between models)."""
     predictions = scores.argmax(axis=1)
     if num_classes > TOP_K:
         top3 = top_k_accuracy_score(labels, scores, k=TOP_K, labels=np.arange(num_classes))
@@ -27,5 +27,6 @@ def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) ->
         top3 = 1.0
     precision = precision_score(labels, predictions, average="macro", zero_division=0)
     confusion = confusion_matrix(labels, predictions, labels=np.arange(num_classes))
-    return {"top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion,
+    return {"top1_accuracy": float(accuracy_score(labels, predictions)),
+            "top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion,
             "top3_hits": top3_hits(scores, labels)}

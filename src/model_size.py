@@ -78,6 +78,43 @@ def count_activations(config: Mapping[str, Any], input_shape: tuple[int, int, in
     return total * branches(config)
 
 
+FLOAT_BYTES, INDEX_BYTES = 4, 8  # float32 activations; the int64 indices torch's max-pooling also returns
+
+
+def _tower_operations(config: Mapping[str, Any], input_shape: tuple[int, int, int],
+                      num_classes: int) -> list[tuple[int, int]]:
+    """(input bytes, output bytes) of each operation of one tower's forward pass, in order, for one image."""
+    channels, height, width = input_shape
+    current, operations = FLOAT_BYTES * channels * height * width, []
+    for out in conv_widths(config):
+        mapped = FLOAT_BYTES * out * height * width
+        operations += [(current, mapped), (mapped, mapped)] + [(mapped, mapped)] * bool(config["use_BN"])
+        height, width = height // 2, width // 2
+        operations.append((mapped, (FLOAT_BYTES + INDEX_BYTES) * out * height * width))
+        current = FLOAT_BYTES * out * height * width
+    if config["global_avg_pooling"]:
+        operations.append((current, FLOAT_BYTES * conv_widths(config)[-1]))
+    features = features_after_conv(config, input_shape)
+    for out in fc_widths(config):
+        operations += [(FLOAT_BYTES * features, FLOAT_BYTES * out), (FLOAT_BYTES * out, FLOAT_BYTES * out)]
+        features = out
+    return operations + [(FLOAT_BYTES * features, FLOAT_BYTES * num_classes)]
+
+
+def peak_activation_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
+    """Most bytes of tensors alive at once in one image's forward pass (eval mode, float32, as torch runs it):
+    the input, which the caller holds throughout, plus each operation's input and output (an operation's input
+    is freed once the next one has run), plus the logits of the branches already run."""
+    image = FLOAT_BYTES * input_shape[0] * input_shape[1] * input_shape[2]
+    operations = _tower_operations(config, input_shape, num_classes)
+    tower = max(out if i == 0 else into + out for i, (into, out) in enumerate(operations))
+    logits, n = FLOAT_BYTES * num_classes, branches(config)
+    if n == 1:
+        return image + tower
+    stacked = n * logits  # torch.stack of the branches' logits, then their mean
+    return image + max(tower + (n - 1) * logits, n * logits + stacked, stacked + logits)
+
+
 class Work(NamedTuple):
     """What one image costs a forward pass of the network: what training time is predicted from."""
     macs: int

@@ -48,7 +48,7 @@ def group_label(run: Run, several_constraints: bool) -> str:
 def trace_figures(runs: Sequence[Run], out: Path, prefix: str) -> list[Path]:
     """One figure per traced quantity: per optimizer (and constraints, where runs differ in them) the median over
     seeds with the min-max band; at each time only the seeds with a value by then count."""
-    several = len({(r.max_size, r.min_precision) for r in runs}) > 1
+    several = len({(r.max_size, r.max_macs, r.min_precision) for r in runs}) > 1
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(group_label(run, several), []).append(run)
@@ -88,7 +88,7 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
     returned configuration starred, and the size-accuracy Pareto front of the feasible results measured on every
     fold."""
     ok = run.evaluations[run.evaluations["status"] == Status.OK]
-    feasible = (ok["precision"] >= run.min_precision) & (ok["model_size"] <= run.max_size)
+    feasible = run.meets_constraints(ok)
     given = ok["origin_kind"].isin(WARM_START_KINDS)
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
     norm = matplotlib.colors.LogNorm(vmin=max(ok["budget"].min(), 1), vmax=max(ok["budget"].max(), 2)) \
@@ -101,7 +101,7 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
                 axes.scatter(part[x], part["top3_accuracy"], s=size, marker=marker,
                              facecolors=colours if filled else "none", edgecolors=colours, linewidths=1.2)
             axes.scatter([], [], s=28, facecolors="gray" if filled else "none", edgecolors="gray",
-                         label="meets both constraints" if filled else "breaks a constraint")
+                         label="meets every constraint" if filled else "breaks a constraint")
         if given.any():
             axes.scatter([], [], s=46, marker="s", facecolors="none", edgecolors="black",
                          label="warm start (portfolio, default)")

@@ -91,15 +91,18 @@ def _read_splits(splits_mat: Path) -> dict[str, list[int]]:
     return splits
 
 
-def _to_square(image, size: int):
-    """Centre-crop to a square and resize to size x size with antialiasing."""
+def fit_image(image, width: int, height: int):
+    """Centre-crop to the aspect ratio of width x height and resize to it with antialiasing: how the training
+    images were made, and how predict.py brings any image to a model's input size."""
     from PIL import Image
 
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    return square.resize((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if image.size == (width, height):
+        return image.copy()
+    scale = min(image.width / width, image.height / height)
+    crop_w, crop_h = round(width * scale), round(height * scale)
+    left, top = (image.width - crop_w) // 2, (image.height - crop_h) // 2
+    cropped = image.crop((left, top, left + crop_w, top + crop_h))
+    return cropped.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def build_from_archive(archive: Path, splits_mat: Path, target: Path, size: int = 16) -> None:
@@ -132,7 +135,7 @@ def build_from_archive(archive: Path, splits_mat: Path, target: Path, size: int 
                     except (UnidentifiedImageError, OSError) as error:
                         raise DataPreparationError(
                             f"{archive}: {member.name}: not a readable image ({error})") from None
-                _to_square(image, size).save(folder / f"image_{index:04d}.jpg", "JPEG", quality=95)
+                fit_image(image, size, size).save(folder / f"image_{index:04d}.jpg", "JPEG", quality=95)
                 done.add(index)
     except (tarfile.TarError, EOFError, zlib.error) as error:
         raise DataPreparationError(f"{archive}: not a readable tar archive ({error})") from None

@@ -1,5 +1,5 @@
-"""Repair of a configuration into the size constraint (and an affordable training cost), changing as little as
-needed.
+"""Repair of a configuration into the size constraint (and a MACs limit, and an affordable training cost),
+changing as little as needed.
 
 First all layer widths shrink by one common factor; if even the narrowest layers do not fit, the structure
 steps towards the smallest network (fewer branches, global average pooling, smaller kernel, fewer layers,
@@ -20,7 +20,7 @@ from search_space import conv_key, fc_key, load_config
 
 
 class NoNetworkFits(ValueError):
-    """No configuration of the space meets the size limit (and the training allowance)."""
+    """No configuration of the space meets the size limit (and the MACs limit, and the training allowance)."""
 
 
 Shape = tuple[int, int, int]
@@ -97,6 +97,14 @@ def smallest_model_macs(space: ConfigurationSpace, input_shape: Shape, num_class
     return min(count_macs(c, input_shape, num_classes) for c in candidates)
 
 
+def within_limits(config: Mapping[str, Any], input_shape: Shape, num_classes: int, max_size: float,
+                  max_macs: float | None = None) -> bool:
+    """Whether config has at most max_size parameters and, when max_macs is given, at most max_macs
+    multiply-accumulates per image: the limits every trained network meets."""
+    return (count_parameters(config, input_shape, num_classes) <= max_size
+            and (max_macs is None or count_macs(config, input_shape, num_classes) <= max_macs))
+
+
 def _scaled(config: Mapping[str, Any], space: ConfigurationSpace, s: float) -> dict[str, Any]:
     """Every active width times s, rounded, not below its lower bound."""
     return {**config, **{key: max(space[key].lower, round(config[key] * s)) for key in width_keys(config)}}
@@ -151,23 +159,27 @@ def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> It
 
 def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
            max_size: int, affordable: Callable[[Mapping[str, Any]], bool] | None = None,
-           rng: np.random.Generator | None = None) -> dict[str, Any]:
-    """A configuration within max_size parameters (and affordable), as close to config as the steps allow.
+           rng: np.random.Generator | None = None, *, max_macs: float | None = None) -> dict[str, Any]:
+    """A configuration within max_size parameters, within max_macs multiply-accumulates per image when given (and
+    affordable), as close to config as the steps allow.
 
     affordable must hold for a network whenever it holds for a wider one (training cost grows with widths).
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
     Raises NoNetworkFits, naming the smallest network, when no configuration of the space can fit.
     """
     candidates = _structures(space, input_shape, config)
-    smallest = _smallest(candidates, input_shape, num_classes)
-    size = count_parameters(smallest, input_shape, num_classes)
+    smallest = _smallest(candidates, input_shape, num_classes)  # also the fewest MACs: widths and layers add both
+    size, macs = count_parameters(smallest, input_shape, num_classes), count_macs(smallest, input_shape, num_classes)
     if max_size < size:
         raise NoNetworkFits(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
+    if max_macs is not None and max_macs < macs:
+        raise NoNetworkFits(f"max MACs {max_macs} is below the smallest network of the space ({macs} "
+                            "multiply-accumulates per image)")
     if affordable is not None and not any(affordable(c) for c in candidates):
         raise NoNetworkFits("no network of the space is affordable")
 
     def fits(candidate: Mapping[str, Any]) -> bool:
-        return (count_parameters(candidate, input_shape, num_classes) <= max_size
+        return (within_limits(candidate, input_shape, num_classes, max_size, max_macs)
                 and (affordable is None or affordable(candidate)))
 
     start = _buildable_depth(config, space, input_shape)
@@ -175,4 +187,5 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
         fitted = _fit_widths(candidate, space, fits)
         if fitted is not None:
             return fitted
-    raise NoNetworkFits(f"no network of the space has at most {max_size} parameters and is affordable")
+    raise NoNetworkFits(f"no network of the space meets the limits (at most {max_size} parameters, MACs limit "
+                        f"{max_macs}) and is affordable")

@@ -82,6 +82,12 @@ class Run:
         return int(self.settings["constraint_max_model_size"])
 
     @property
+    def max_macs(self) -> int | None:
+        """The limit on multiply-accumulates per image; None when the run had none (or predates the flag)."""
+        value = self.settings.get("constraint_max_macs")
+        return None if value is None else int(value)
+
+    @property
     def min_precision(self) -> float:
         return float(self.settings["constraint_min_precision"])
 
@@ -91,7 +97,13 @@ class Run:
 
     @property
     def constraints(self) -> str:
-        return f"size ≤ {short_number(self.max_size)}, precision ≥ {self.min_precision:.2f}"
+        macs = "" if self.max_macs is None else f", MACs ≤ {short_number(self.max_macs)}"
+        return f"size ≤ {short_number(self.max_size)}{macs}, precision ≥ {self.min_precision:.2f}"
+
+    def meets_constraints(self, evaluations: pd.DataFrame) -> pd.Series:
+        """Which evaluations meet every constraint of the run: precision, size and, when set, MACs."""
+        met = (evaluations["precision"] >= self.min_precision) & (evaluations["model_size"] <= self.max_size)
+        return met if self.max_macs is None else met & (evaluations["macs"] <= self.max_macs)
 
     @property
     def name(self) -> str:
@@ -187,7 +199,8 @@ def load_run(path: Path) -> Run:
     if not record["evaluations"]:
         raise RunFileError(f"{path}: the run has no evaluations")
     evaluations = pd.DataFrame(record["evaluations"])
-    missing = [key for key in EVALUATION_KEYS if key not in evaluations.columns]
+    required = EVALUATION_KEYS + (("macs",) if record["settings"].get("constraint_max_macs") is not None else ())
+    missing = [key for key in required if key not in evaluations.columns]
     if missing:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")
     evaluations["origin_kind"] = [origin_kind(entry.get("origin") or legacy_origin(entry))

@@ -22,7 +22,7 @@ from member import answer_origin, default_origin, portfolio_origin
 from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
-from repair import smallest_model_size
+from repair import Shape, smallest_model_macs, smallest_model_size, within_limits
 from run_files import RUN_PREFIX, RunFiles
 from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
@@ -55,6 +55,9 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
                         help="required: largest network allowed, in parameters (2e7 or 20000000)")
     parser.add_argument("--constraint_min_precision", type=parse_fraction, default=None,
                         help="required: smallest macro precision allowed, in [0, 1]")
+    parser.add_argument("--constraint_max_macs", type=parse_size, default=None,
+                        help="largest cost allowed, in multiply-accumulates of one image's forward pass through all "
+                             "branches (5e6); no limit when not given")
     if evolutionary:
         parser.add_argument("--pop_size", type=int, default=50,
                             help="members kept by steady-state survival: the parents' pool")
@@ -118,6 +121,18 @@ def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
     return settings
 
 
+def check_limits(max_size: int, max_macs: int | None, shape: Shape, classes: int) -> None:
+    """A limit below the smallest network the space builds for this data ends the run before any training."""
+    smallest = smallest_model_size(SPACE, shape, classes)
+    if max_size < smallest:
+        raise UsageError(f"--constraint_max_model_size {max_size} is below the smallest network the search space "
+                         f"can build for this data ({smallest} parameters)")
+    cheapest = smallest_model_macs(SPACE, shape, classes)
+    if max_macs is not None and max_macs < cheapest:
+        raise UsageError(f"--constraint_max_macs {max_macs} is below the smallest network the search space can "
+                         f"build for this data ({cheapest} multiply-accumulates per image)")
+
+
 class Search:
     """Everything one run needs, built from its settings (the same for a new run and a resumed one); `workers`
     is how many jobs run side by side, which the budget policy plans with."""
@@ -128,11 +143,8 @@ class Search:
         self.warnings = class_warnings(train)
         self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
         shape, classes = train.input_shape, train.num_classes
-        self.max_size = s["constraint_max_model_size"]
-        smallest = smallest_model_size(SPACE, shape, classes)
-        if self.max_size < smallest:
-            raise UsageError(f"--constraint_max_model_size {self.max_size} is below the smallest network the "
-                             f"search space can build for this data ({smallest} parameters)")
+        self.max_size, self.max_macs = s["constraint_max_model_size"], s.get("constraint_max_macs")
+        check_limits(self.max_size, self.max_macs, shape, classes)
         # The plan's prior is the first run's (a resumed run replays the same decisions on other threads too).
         s.setdefault("planned_device", self.target.device.type)
         s.setdefault("planned_threads", threads_per_worker(s, s.get("threads")) if wants_cluster(s)
@@ -144,7 +156,7 @@ class Search:
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of = self.target.model_size
-        fit = self.policy.fitter(SPACE, shape, classes, self.max_size)
+        fit = self.policy.fitter(SPACE, shape, classes, self.max_size, self.max_macs)
         portfolio, initial = self._warm_start(s, fit)
         if s["algorithm"] == "random":
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
@@ -170,9 +182,10 @@ class Search:
         return portfolio, initial
 
     def _default_fits(self, s: dict[str, Any]) -> bool:
-        """The default configuration joins when it fits the size constraint and, where it is trained straight to
-        max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
-        if self.target.model_size(DEFAULT_CONFIG) > self.max_size:
+        """The default configuration joins when it fits the size (and MACs) limit and, where it is trained straight
+        to max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
+        if not within_limits(DEFAULT_CONFIG, self.target.input_shape, self.target.num_classes, self.max_size,
+                             self.max_macs):
             return False
         if (s["algorithm"] == "ea" and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
             return True
@@ -185,11 +198,14 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
     files, n = runner.recorder.files, len(runner.recorder.evaluations)
     if best is None:
         return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
+    max_macs = s.get("constraint_max_macs")
+    macs_limit = f"at most {max_macs:,} multiply-accumulates per image, " if max_macs is not None else ""
     return (f"{best['label'].capitalize()}: member {best['member']} ({answer_origin(best['origin'])}) reached "
             f"cross-validated top-3 accuracy "
             f"{best['top3_accuracy']:.4f} and precision {best['precision']:.4f} at {best['budget']} epochs, with "
-            f"{best['model_size']:,} parameters (limits: at most {s['constraint_max_model_size']:,} parameters, "
-            f"precision at least {s['constraint_min_precision']}). {n} evaluations, "
+            f"{best['model_size']:,} parameters and {best['macs']:,} multiply-accumulates per image (limits: at most "
+            f"{s['constraint_max_model_size']:,} parameters, {macs_limit}precision at least "
+            f"{s['constraint_min_precision']}). {n} evaluations, "
             f"{runner.recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
             f"{files.opt_cfg_copy}); every evaluation: {files.run_json}; progress: {files.csv}. "
             f"Measure it on the test set with: {test_command(files, s)}")
@@ -321,7 +337,7 @@ def _outcome(runner: SearchRunner) -> bool | RepeatedFailure:
 def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
     search = Search(settings, info, settings.get("planned_workers") or 1)
     return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
-                               search.warnings)
+                               search.target.model_macs, search.warnings)
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:

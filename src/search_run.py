@@ -10,7 +10,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 import pandas as pd
@@ -67,11 +67,13 @@ def population_of(optimizer: Optimizer) -> list[Member]:
 
 
 class RunRecorder:
-    """Keeps the run's files up to date after every evaluation."""
+    """Keeps the run's files up to date after every evaluation; macs_of gives a configuration's multiply-accumulates
+    per image, recorded with each evaluation and the answer."""
 
     def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float, n_folds: int,
-                 warnings: list[str] | None = None):
+                 macs_of: Callable[[Mapping[str, Any]], int], warnings: list[str] | None = None):
         self.files, self.settings, self.min_precision, self.n_folds = files, settings, min_precision, n_folds
+        self.macs_of = macs_of
         self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
         self.events: list[dict[str, int]] = []  # with workers: every ask and every tell, in arrival order
@@ -96,7 +98,7 @@ class RunRecorder:
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
                  "rung": job.rung, "seconds_left": seconds_left, "epochs_this_call": epochs_this_call,
-                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS},
+                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS}, "macs": self.macs_of(job.config),
                  **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
         if is_feasible(result, self.min_precision) and len(result["folds"]) >= self.n_folds:  # could be the answer
@@ -118,7 +120,8 @@ class RunRecorder:
             return None
         return {"member": member.id, "origin": member.origin, "budget": member.budget,
                 "configuration": member.config,
-                "model_size": member.model_size, "top3_accuracy": member.result["top3_accuracy"],
+                "model_size": member.model_size, "macs": self.macs_of(member.config),
+                "top3_accuracy": member.result["top3_accuracy"],
                 "precision": member.result["precision"], "constraints_met": feasible,
                 "label": "constraints met" if feasible else "constraints not met"}
 

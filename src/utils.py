@@ -32,7 +32,11 @@ def _atomic_write(path: Path, write) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temp file and rename, so a reader never sees a half-written file."""
-    _atomic_write(path, lambda handle: handle.write(text.encode()))
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda handle: handle.write(data))
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -106,13 +110,13 @@ def set_threads(threads: int | None) -> None:
 
 
 def parse_size(text: str) -> int:
-    """A parameter count written as 2e7 or 20000000; must be a positive whole number."""
+    """A count (parameters, multiply-accumulates) written as 2e7 or 20000000; a positive whole number."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of parameters like 2e7, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number like 2e7, got {text!r}") from None
     if not value > 0 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a positive whole number of parameters, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number like 2e7, got {text!r}")
     return int(value)
 
 

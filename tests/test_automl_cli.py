@@ -34,6 +34,8 @@ REQUIRED = ["--constraint_max_model_size", "2e5", "--constraint_min_precision", 
     ([*REQUIRED, "--resume", "/nonexistent/run.json"], "no such file"),
     ([*REQUIRED, "--device", "tpu"], "--device"),
     (["--constraint_max_model_size", "100", "--constraint_min_precision", "0.4"], "smallest network"),
+    ([*REQUIRED, "--constraint_max_macs", "2.5"], "constraint_max_macs"),
+    ([*REQUIRED, "--constraint_max_macs", "27727"], "(27728 multiply-accumulates per image)"),  # 3x8x8, 4 classes
 ])
 def test_bad_flags_are_one_line_exit_2(tiny_data, tmp_path, args, needle):
     done = automl(*args, "--data_dir", tiny_data, "--output_dir", tmp_path)

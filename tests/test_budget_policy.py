@@ -68,3 +68,10 @@ def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
         fitted = fit(load_config(config), rng)
         assert FakeTarget().model_size(fitted) <= 1e6
         assert fast.full_seconds(fitted) <= fast.allowance * 1.001
+
+
+def test_the_fitter_brings_every_portfolio_member_within_a_macs_limit():
+    fit = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50).fitter(SPACE, SHAPE, CLASSES,
+                                                                                           1e6, max_macs=3e5)
+    rng = np.random.default_rng(0)
+    assert all(FakeTarget().model_macs(fit(load_config(config), rng)) <= 3e5 for config in PORTFOLIO)

@@ -12,6 +12,7 @@ from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_pro
 from evaluation import main as evaluation_main
 from plots import pareto_front, value_at
 from run_files import find_runs
+from holdout import candidate_from
 from holdout_report import comparison_pairs, majority_hits, mcnemar_table, summary_table
 
 TINY = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 8,
@@ -19,7 +20,8 @@ TINY = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_lay
 OPTIMIZERS = {"ea_hyperband": ("ea", True), "ea_plain": ("ea", False), "random_search": ("random", None)}
 
 
-def write_run(folder, method="ea_hyperband", seed=0, max_size=200_000, min_precision=0.3, config=None, n=6):
+def write_run(folder, method="ea_hyperband", seed=0, max_size=200_000, min_precision=0.3, config=None, n=6,
+              max_macs=None):
     """A run folder as AutoML.py leaves it: automl_run_{info}.json, {info}.csv, opt_cfg.json."""
     algorithm, hyperband = OPTIMIZERS[method]
     rng = np.random.default_rng(seed)
@@ -29,9 +31,14 @@ def write_run(folder, method="ea_hyperband", seed=0, max_size=200_000, min_preci
                 "max_time": 60.0, "algorithm": algorithm, "max_budget": 6}
     if hyperband is not None:
         settings["hyperband"] = hyperband
+    if max_macs is not None:
+        settings["constraint_max_macs"] = max_macs
     evaluations = [{"evaluation": i, "member": i, "budget": [2, 6][i % 2], "top3_accuracy": float(rng.uniform(0.5, 1)),
                     "precision": float(rng.uniform(0.1, 0.6)), "model_size": int(rng.integers(1e3, 3e5)),
                     "status": "ok" if i != 3 else "abandoned", "time": 10.0 * (i + 1)} for i in range(n)]
+    if max_macs is not None:
+        for entry in evaluations:
+            entry["macs"] = int(rng.integers(1e4, 1e6))
     best = {"member": 0, "budget": 6, "configuration": config or TINY, "model_size": evaluations[0]["model_size"],
             "top3_accuracy": evaluations[0]["top3_accuracy"], "precision": evaluations[0]["precision"],
             "constraints_met": True, "label": "constraints met"}
@@ -76,6 +83,19 @@ def test_optimizer_is_read_from_the_settings_not_the_name(tmp_path):
     assert run.optimizer == "random search" and run.name == "ea_hyperband_seed0"
 
 
+def test_a_macs_limit_is_a_constraint_of_the_run_its_figures_and_its_candidate(tmp_path):
+    (run,) = find_runs([write_run(tmp_path / "macs", max_macs=300_000, min_precision=0.1, n=12)])
+    ok = run.evaluations
+    assert run.max_macs == 300_000 and run.constraints == "size ≤ 2e5, MACs ≤ 3e5, precision ≥ 0.10"
+    others = (ok["precision"] >= 0.1) & (ok["model_size"] <= 200_000)
+    assert run.meets_constraints(ok).equals(others & (ok["macs"] <= 300_000))
+    assert (others & (ok["macs"] > 300_000)).any()  # some break the MACs limit alone
+    assert candidate_from(tmp_path / "macs").max_macs == 300_000
+    assert evaluation_main(["plots", str(tmp_path / "macs"), "--out", str(tmp_path / "figures")]) == 0
+    (old,) = find_runs([write_run(tmp_path / "old")])
+    assert old.max_macs is None and "MACs" not in old.constraints and candidate_from(tmp_path / "old").max_macs is None
+
+
 def test_value_in_force_at_each_time():
     trace = pd.DataFrame({"time": [10.0, 20.0, 30.0], "x": [1.0, 2.0, 3.0]})
     values = value_at(trace, "x", np.array([5.0, 10.0, 25.0, 99.0]))
@@ -107,6 +127,17 @@ def test_summary_table_rows_and_constraints_on_test():
     assert table.loc["a", "test top-3"] == "0.4500 ± 0.0707"
     assert table.loc["a", "precision ≥ limit"] == "no (1 of 2 seeds)" and table.loc["b", "precision ≥ limit"] == "yes"
     assert table.loc["b", "size ≤ limit"] == "no (0 of 2 seeds)" and table.loc["default", "size ≤ limit"] == "n/a"
+
+
+def test_the_test_table_checks_a_macs_limit_only_where_a_run_set_one():
+    assert "MACs ≤ limit" not in summary_table(results_table())
+    results = results_table().assign(max_macs=lambda t: np.where(t["name"] == "a", 5e4, np.nan),
+                                     macs=lambda t: t["name"].map({"a": 4e4, "b": 9e4, "default": 9e7}))
+    table = summary_table(results).set_index("configuration")
+    assert list(table.columns).index("MACs ≤ limit") == list(table.columns).index("size ≤ limit") + 1
+    assert table.loc["a", "MACs ≤ limit"] == "yes" and table.loc["b", "MACs ≤ limit"] == "n/a"
+    assert summary_table(results.assign(max_macs=3e4)).set_index("configuration").loc["a", "MACs ≤ limit"] == \
+        "no (0 of 2 seeds)"
 
 
 def test_majority_over_seeds_and_mcnemar_pairs():

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from bundle import Bundle
 from conftest import REPO_ROOT, make_image_folder
 
 TINY_CONFIG = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1,
@@ -45,8 +46,9 @@ def test_test_mode_saves_model_and_checks_precision(tiny_data, config_file, tmp_
     holds = result["constraints"]["min_precision"]["ok"]
     assert done.returncode == (0 if holds else 3)
     assert result["metrics"]["precision"] == result["constraints"]["min_precision"]["value"]
-    saved = torch.load(out / "model.pt", weights_only=False)
+    saved = torch.load(out / "model.pt", weights_only=True)
     assert saved["classes"] == [f"class{i}" for i in range(4)] and "0.weight" in saved["state_dict"]
+    assert Bundle.load(out / "model.pt").input_shape == (3, 8, 8)
 
 
 def test_size_constraint_violation_exits_3_after_writing(tiny_data, config_file, tmp_path):

@@ -40,7 +40,7 @@ for _script, _subcommand, _arguments in COMMANDS:
 
 def test_the_readme_shows_the_scripts_a_user_runs():
     scripts = {script for script, _, _ in COMMANDS}
-    assert {"src/AutoML.py", "src/main.py", "src/evaluation.py", "bench/study.py"} <= scripts
+    assert {"src/AutoML.py", "src/main.py", "src/evaluation.py", "src/predict.py", "bench/study.py"} <= scripts
 
 
 @pytest.mark.parametrize("script,subcommand,arguments", [(s, c, a) for (s, c), a in SCRIPTS.items()],

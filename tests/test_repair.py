@@ -3,7 +3,7 @@ import pytest
 from ConfigSpace import Configuration
 
 from model_size import count_activations, count_macs, count_parameters
-from repair import repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
+from repair import NoNetworkFits, repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
 from search_space import SPACE, load_config
 from variation import sample
 
@@ -45,6 +45,21 @@ def test_an_impossible_constraint_names_the_smallest_network():
         repair(config, SPACE, (3, 16, 16), 17, 10**8, lambda c: count_macs(c, (3, 16, 16), 17) < macs)
 
 
+@pytest.mark.parametrize("shape,classes", [*SHAPES, ((1, 28, 28), 10), ((3, 64, 64), 100), ((3, 2, 2), 2)])
+def test_the_network_with_the_fewest_parameters_also_has_the_fewest_macs(shape, classes):
+    """Why a MACs limit at the smallest figure always leaves a network that fits the size limit too."""
+    assert count_macs(smallest_config(SPACE, shape, classes), shape, classes) == smallest_model_macs(SPACE, shape,
+                                                                                                     classes)
+
+
+def test_a_macs_limit_below_the_smallest_network_names_its_figure():
+    config = sample(SPACE, np.random.default_rng(0))
+    cheapest = smallest_model_macs(SPACE, (3, 16, 16), 17)
+    with pytest.raises(NoNetworkFits, match=f"{cheapest} multiply-accumulates"):
+        repair(config, SPACE, (3, 16, 16), 17, 10**8, max_macs=cheapest - 1)
+    assert count_macs(repair(config, SPACE, (3, 16, 16), 17, 10**8, max_macs=cheapest), (3, 16, 16), 17) == cheapest
+
+
 def test_an_image_too_small_for_any_network_is_an_error():
     with pytest.raises(ValueError, match="1x1 image"):
         smallest_model_size(SPACE, (3, 1, 1), 2)
@@ -81,6 +96,22 @@ def test_repair_meets_size_and_cost_together(shape, classes):
         assert_valid(fitted)
         assert count_parameters(fitted, shape, classes) <= max_size
         assert cost(fitted) <= max_cost
+
+
+@pytest.mark.parametrize("shape,classes", SHAPES)
+def test_repair_meets_a_macs_limit_and_the_size_limit_together(shape, classes):
+    rng = np.random.default_rng(3)
+    smallest, cheapest = smallest_model_size(SPACE, shape, classes), smallest_model_macs(SPACE, shape, classes)
+    for _ in range(150):
+        max_size = int(smallest * (1e8 / smallest) ** rng.uniform(0, 1))  # log-uniform in [smallest, 1e8]
+        max_macs = int(cheapest * (1e9 / cheapest) ** rng.uniform(0, 1))  # log-uniform in [cheapest, 1e9]
+        config = sample(SPACE, rng)
+        fitted = repair(config, SPACE, shape, classes, max_size, None, rng, max_macs=max_macs)
+        assert_valid(fitted)
+        assert count_parameters(fitted, shape, classes) <= max_size and count_macs(fitted, shape, classes) <= max_macs
+        assert training_values(fitted) == training_values(config)
+        if count_parameters(config, shape, classes) <= max_size and count_macs(config, shape, classes) <= max_macs:
+            assert fitted == config
 
 
 def test_a_fitting_configuration_is_returned_unchanged():

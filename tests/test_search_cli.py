@@ -47,6 +47,14 @@ def test_the_default_is_left_out_when_over_the_size_limit(tiny_data, tmp_path):
     assert all(s.target.model_size(c) <= 1e6 for c in initial(s))
 
 
+@pytest.mark.parametrize("algorithm", ["ea", "random"])
+def test_a_macs_limit_repairs_the_portfolio_and_leaves_out_the_default(tiny_data, tmp_path, algorithm):
+    s = search(tiny_data, tmp_path, algorithm, ["--constraint_max_macs", "6e4"])
+    starts = [config for config, _ in [*getattr(s.optimizer, "proven", []), *s.optimizer.initial]]
+    assert len(starts) == len(PORTFOLIO) and DEFAULT_CONFIG not in starts
+    assert all(s.target.model_macs(c) <= 6e4 and s.target.model_size(c) <= 2e7 for c in starts)
+
+
 @pytest.mark.parametrize("algorithm,extra", [("random", []), ("ea", ["--hyperband", "False"])])
 def test_trained_straight_the_default_joins_only_if_it_can_finish(tiny_data, tmp_path, algorithm, extra):
     seconds = default_seconds(search(tiny_data, tmp_path / "probe", algorithm))
@@ -110,7 +118,7 @@ def test_a_resumed_run_may_be_given_more_time_threads_and_a_device_and_records_e
 
 
 @pytest.mark.parametrize("flag,value", [("--seed", "123"), ("--constraint_min_precision", "0.5"), ("--warm_start", "none"),
-                                        ("--data_dir", ".")])
+                                        ("--data_dir", "."), ("--constraint_max_macs", "5e6")])
 def test_a_resumed_run_refuses_flags_that_would_change_the_search_even_at_their_default(tmp_path, flag, value):
     with pytest.raises(UsageError, match=f"{flag} cannot change"):
         resumed(tmp_path, {"settings": {"n_workers": None}}, flag, value)

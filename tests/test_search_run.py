@@ -25,7 +25,7 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
                         max_budget=9, eta=3, seed=seed, checkpoint_dir=files.checkpoints,
                         job_seconds=policy.job_seconds)
-    recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds)
+    recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds, target.model_macs)
     return SearchRunner(ea, target, recorder, policy, max_time=max_time, quiet=True)
 
 
