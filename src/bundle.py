@@ -19,7 +19,8 @@ from torch import nn
 from augment import channel_stats
 from cnn import build_cnn
 from data import ImageData
-from onnx_bundle import FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, BundleError, check_format, metadata
+from onnx_bundle import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, BundleError, check_format, compact_names,
+                         metadata)
 from utils import atomic_torch_save, atomic_write_bytes
 
 ONNX_OPSET = 17
@@ -134,6 +135,7 @@ def export_onnx(bundle: Bundle, path: Path) -> None:
                           dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
     model = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(model, metadata(bundle.classes, bundle.input_shape, bundle.config))
+    compact_names(model)
     onnx.checker.check_model(model)
     atomic_write_bytes(path, model.SerializeToString())
 

@@ -102,10 +102,31 @@ def quantize_int8(fp32: Path, out: Path, calibration_images: np.ndarray) -> None
         copy_metadata(fp32, quantized, out)
 
 
+def compact_names(model: onnx.ModelProto) -> None:
+    """Short tensor names and no node names (the graph's input and output keep theirs): in a small network the
+    exporter's and the quantiser's long names are a large part of the file."""
+    graph = model.graph
+    keep = {value.name for value in graph.input} | {value.name for value in graph.output}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        return name if not name or name in keep else names.setdefault(name, "t" + np.base_repr(len(names), 36))
+
+    for tensor in graph.initializer:
+        tensor.name = short(tensor.name)
+    for node in graph.node:
+        node.name = ""
+        node.input[:] = [short(name) for name in node.input]
+        node.output[:] = [short(name) for name in node.output]
+    for value in graph.value_info:
+        value.name = short(value.name)
+
+
 def copy_metadata(source: Path, model: Path, out: Path) -> None:
-    """`model` with the metadata of `source` (quantisation drops it) and without shape annotations, written
-    atomically to `out`."""
+    """`model` with the metadata of `source` (quantisation drops it), short names and no shape annotations,
+    written atomically to `out`."""
     proto = onnx.load(str(model))
     del proto.graph.value_info[:]  # shapes inferred for the quantiser; onnxruntime infers them again
+    compact_names(proto)
     onnx.helper.set_model_props(proto, {p.key: p.value for p in onnx.load(str(source)).metadata_props})
     atomic_write_bytes(out, proto.SerializeToString())
