@@ -19,6 +19,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +83,10 @@ def figure(table: pd.DataFrame, path: Path) -> None:
     ax.scatter(table["MACs"], table["top3 fp32"], label="fp32 (torch)", marker="o")
     ax.scatter(table["MACs"], table["top3 int8"], label="int8 (onnxruntime)", marker="x")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the 2..9 minor labels overlap on a short axis
+    for macs, top3, parameters in zip(table["MACs"], table["top3 fp32"], table["parameters"]):
+        ax.annotate(f"{parameters:,} parameters", (macs, top3), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
     ax.set(xlabel="multiply-accumulates per image (one pass)", ylabel="test top-3 accuracy",
            title="The study's answers: test top-3 against cost")
     ax.legend()
