@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from bundle import Bundle  # noqa: E402
 from deploy import CARD_JSON, MODEL_INT8, MODEL_ONNX, MODEL_PT  # noqa: E402
 from model_card import speed  # noqa: E402
 from onnx_bundle import OnnxModel  # noqa: E402
-from utils import atomic_write_json, atomic_write_text, set_threads  # noqa: E402
+from utils import atomic_write_json, atomic_write_text, cpu_name, set_threads  # noqa: E402
 
 STUDIES = [REPO / "runs_precision" / "study", REPO / "runs_params" / "study"]
 OUT = REPO / "bench" / "results" / "deploy"
@@ -110,7 +111,8 @@ def main() -> None:
     table = pd.DataFrame(rows).sort_values("MACs")
     atomic_write_json(OUT / "cards.json", cards)
     figure(table, REPO / "figures" / "deploy_top3_vs_macs.png")
-    text = (f"machine: {platform.machine()}, {args.threads} thread(s) for torch and onnxruntime; latency: median "
+    text = (f"machine: {cpu_name()}, {os.cpu_count()} CPU cores, {platform.machine()}; {args.threads} thread(s) "
+            f"for torch and onnxruntime; latency: median "
             f"batch-1 time, all timed in this run\n\n"
             + table.to_string(index=False, float_format=lambda v: f"{v:.3f}", formatters={
                 "int8/fp32": "{:.1%}".format}) + "\n")

@@ -18,6 +18,7 @@ from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
 from holdout_report import markdown, report, summary_table  # noqa: E402
+from utils import cpu_name  # noqa: E402
 
 README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
 GRID_STEPS = 10
@@ -25,12 +26,9 @@ GRID_STEPS = 10
 
 def machine() -> str:
     """The processor, core count and torch version of this machine, for the line that opens a report."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
-        else platform.processor()
     import torch
 
-    return f"{model}, {os.cpu_count()} CPU cores, {platform.machine()}, no GPU used, torch {torch.__version__}"
+    return f"{cpu_name()}, {os.cpu_count()} CPU cores, {platform.machine()}, no GPU used, torch {torch.__version__}"
 
 
 def run_date(run: Run) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from metrics import compute_metrics
+from utils import cpu_name
 
 LATENCY_BATCH, THROUGHPUT_BATCH = 1, 256
 LATENCY_SECONDS, THROUGHPUT_SECONDS = 2.0, 3.0  # time spent timing each runtime, after warming it up
@@ -66,13 +65,7 @@ def environment() -> dict[str, Any]:
     import onnxruntime
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cpu_cores": os.cpu_count(),
+    return {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cpu_cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "python": sys.version.split()[0], "torch": torch.__version__,
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
 

@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import os
+import platform
 import socket
 import sys
 import tempfile
@@ -69,6 +70,14 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         fail(message, self.prog)
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one), to say where a figure was measured."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else (platform.processor() or platform.machine())
 
 
 def where_and_when(started: float) -> dict[str, Any]:
