@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+import main as main_script
 import predict as predict_script
 from conftest import REPO_ROOT, is_one_line_error, run_in_process
 from onnx_bundle import FORMAT_VERSION
@@ -91,11 +92,10 @@ def test_bad_input_is_one_line(saved, tmp_path, capsys):
         assert is_one_line_error(done, needle), (args, done.stderr)
 
 
-def test_save_needs_the_test_mode_and_a_folder(saved, tmp_path):
+def test_save_needs_the_test_mode_and_a_folder(saved, tmp_path, capsys):
     def main(*args):
-        return subprocess.run([sys.executable, "src/main.py", "-c", str(saved / "cfg.json"), "--data_dir",
-                               str(saved / "data"), "--output_dir", str(tmp_path), *args],
-                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        return run_in_process(capsys, main_script.main, ["-c", saved / "cfg.json", "--data_dir", saved / "data",
+                                                         "--output_dir", tmp_path, *args])
 
     assert is_one_line_error(main("--save", str(tmp_path / "m")), "need -t")
     (tmp_path / "file").write_text("")
