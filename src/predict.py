@@ -105,8 +105,9 @@ def predictions_table(items: list[Item], probabilities: np.ndarray, classes: lis
     for item in items:
         row = {"path": str(item.path), "true_class": classes[item.label] if item.label is not None else ""}
         scores = None if item.error else next(read)
+        best = [] if scores is None else np.argsort(-scores, kind="stable")[:top_k]
         for rank in range(top_k):
-            index = None if scores is None else int(np.argsort(-scores, kind="stable")[rank])
+            index = int(best[rank]) if rank < len(best) else None
             row[f"class_{rank + 1}"] = "" if index is None else classes[index]
             row[f"probability_{rank + 1}"] = np.nan if index is None else float(scores[index])
         rows.append({**row, "error": item.error})
