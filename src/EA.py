@@ -147,19 +147,27 @@ class AsyncEvolution(_Optimizer):
     the run at max_budget; then a free slot promotes the first member in the top 1/eta of a rung (`asha.Rungs`,
     highest rung first) whose training is predicted to end in time, or else starts a new member at the lowest
     budget: the warm-start configurations (`initial`), random ones until OPENING_MEMBERS exist, then children of
-    the population. Below max_budget a job trains and measures the cheap folds (`fidelity.Fidelity`)."""
+    the population. Below max_budget a job trains and measures the cheap folds (`fidelity.Fidelity`).
+
+    `num_children` is the λ of the original (μ + λ) strategy: that many children are bred from one ranking of the
+    population (the parents' pool) before the survivors are chosen again from every result so far; 1 is steady
+    state, each child bred from the latest ranking."""
 
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, proven: Sequence[Start] = (), initial: Sequence[Start] = (),
-                 job_seconds: JobSeconds | None = None):
+                 job_seconds: JobSeconds | None = None, num_children: int = 1):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial)
+        if num_children < 1:
+            raise ValueError(f"num_children must be at least 1, got {num_children}")
         self.proven = deque(proven)
-        self.pop_size = pop_size
+        self.pop_size, self.num_children = pop_size, num_children
         self.job_seconds = job_seconds
         s_max = max_bracket(min_budget, max_budget, eta)
         self.rungs = Rungs(rung_budgets(s_max, self.max_budget, eta), eta)
-        self.population: list[Member] = []
+        self.population: list[Member] = []  # the pop_size best members now (steady-state survival)
+        self.parents: list[Member] = []  # the pool children are bred from: the population when last chosen
+        self.children_bred = 0  # children bred so far: every num_children, a new pool
 
     def _in_time(self, promotion: Promotion, seconds_left: float | None) -> bool:
         if seconds_left is None or self.job_seconds is None:
@@ -180,7 +188,14 @@ class AsyncEvolution(_Optimizer):
         opening = min(self.pop_size, OPENING_MEMBERS)
         if self.initial or len(self.members) < opening or len(self.population) < 2:
             return self._job(self._started_member(), budgets[0], 0)
-        return self._job(self._bred_member(self.population), budgets[0], 0)
+        return self._job(self._bred_member(self._parents()), budgets[0], 0)
+
+    def _parents(self) -> list[Member]:
+        """The parents' pool: chosen anew from the population once num_children children were bred from it."""
+        if self.children_bred % self.num_children == 0:
+            self.parents = list(self.population)
+        self.children_bred += 1
+        return self.parents
 
     def tell(self, job: Job, result: Mapping[str, Any]) -> None:
         """Record a result in its rung (a crash ranks worst and is never promoted) and let the pop_size best

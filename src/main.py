@@ -22,9 +22,9 @@ from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
 from status import Status
-from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_json,
-                   atomic_write_text, fail, file_path, folder_path, parse_fraction, parse_size, positive_int,
-                   read_json, set_threads, setup_logging)
+from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_json, atomic_write_text, fail,
+                   file_path, folder_path, parse_bool, parse_fraction, parse_size, positive_int, read_json,
+                   set_threads, setup_logging)
 
 log = logging.getLogger("main")
 
@@ -35,7 +35,8 @@ def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="main.py", description=__doc__)
     parser.add_argument("-c", "--config", type=file_path,
                         help="configuration JSON (default: the default configuration)")
-    parser.add_argument("-t", "--test", action="store_true", help="train on all of train/, measure on test/")
+    parser.add_argument("-t", "--test", type=parse_bool, nargs="?", const=True, default=False,
+                        help="train on all of train/, measure on test/ (-t alone, or -t True / -t False)")
     parser.add_argument("-e", "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="training epochs")
     parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")

@@ -44,7 +44,9 @@ class Run:
     def optimizer(self) -> str:
         if self.settings.get("algorithm") == "random":
             return "random search"
-        return "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
+        name = "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
+        children = self.settings.get("num_children", 1)  # runs made before the flag bred one child per ranking
+        return name if children == 1 else f"{name}, {children} children per ranking"
 
     @property
     def label(self) -> str:

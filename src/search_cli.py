@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ log = logging.getLogger("automl")
 EXIT_FAILED, EXIT_NOT_MET, EXIT_INTERRUPTED = 1, 3, 130
 WARM_STARTS = ("portfolio", "default", "none")
 RESUMABLE = ("max_time", "threads", "device")  # flags a resumed run may change, recorded in its settings
+DEFAULT_MAX_SIZE, DEFAULT_MIN_PRECISION = 20_000_000, 0.39  # the original project's limits
 RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
 
 
@@ -51,16 +53,19 @@ def positive_float(text: str) -> float:
 def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser = OneLineParser(prog=prog, description="Find the CNN with the highest top-3 accuracy within a "
                                                   "size and a precision constraint, within a time budget.")
-    parser.add_argument("--constraint_max_model_size", type=parse_size, default=None,
-                        help="required: largest network allowed, in parameters (2e7 or 20000000)")
-    parser.add_argument("--constraint_min_precision", type=parse_fraction, default=None,
-                        help="required: smallest macro precision allowed, in [0, 1]")
+    parser.add_argument("--constraint_max_model_size", type=parse_size, default=DEFAULT_MAX_SIZE,
+                        help="largest network allowed, in parameters (2e7 or 20000000)")
+    parser.add_argument("--constraint_min_precision", type=parse_fraction, default=DEFAULT_MIN_PRECISION,
+                        help="smallest macro precision allowed, in [0, 1]")
     parser.add_argument("--constraint_max_macs", type=parse_size, default=None,
                         help="largest cost allowed, in multiply-accumulates of one image's forward pass through all "
                              "branches (5e6); no limit when not given")
     if evolutionary:
         parser.add_argument("--pop_size", type=int, default=50,
-                            help="members kept by steady-state survival: the parents' pool")
+                            help="members kept by steady-state survival: the parents' pool (the original's mu)")
+        parser.add_argument("--num_children", type=positive_int, default=1,
+                            help="children bred from one ranking of the population before the survivors are chosen "
+                                 "again (the original's lambda of (mu + lambda)); 1: each child from the latest one")
         parser.add_argument("--hyperband", type=parse_bool, default=True,
                             help="asynchronous successive halving over epochs; False: every member trained to "
                                  "--max_budget")
@@ -92,8 +97,6 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
 
 def check_settings(s: dict[str, Any]) -> None:
     """Bad values end the run before any training, with one line naming the flag."""
-    if s["constraint_max_model_size"] is None or s["constraint_min_precision"] is None:
-        raise UsageError("--constraint_max_model_size and --constraint_min_precision are required")
     if s["algorithm"] == "ea":
         if s["pop_size"] < 2:
             raise UsageError(f"--pop_size must be at least 2, got {s['pop_size']}")
@@ -109,7 +112,8 @@ def min_budget(s: dict[str, Any]) -> float:
 
 
 def run_info(s: dict[str, Any], now: datetime) -> str:
-    head = f"popSize_{s['pop_size']}_hyperband_{s['hyperband']}" if s["algorithm"] == "ea" else "randomSearch"
+    head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
+            if s["algorithm"] == "ea" else "randomSearch")
     return (f"{head}_minPrecision_{s['constraint_min_precision']}_maxModelSize_{s['constraint_max_model_size']}"
             f"_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
 
@@ -165,7 +169,7 @@ class Search:
             SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
             min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
             eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
-            job_seconds=self.policy.job_seconds)
+            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1))
 
     def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
         """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
@@ -215,7 +219,8 @@ def test_command(files: RunFiles, s: dict[str, Any]) -> str:
     """main.py on the answer as the search measured it: its epochs and data; results next to the run's files."""
     epochs = f" -e {s['max_budget']}" if s["max_budget"] != DEFAULT_EPOCHS else ""
     data = f" --data_dir {s['data_dir']}" if Path(s["data_dir"]) != DEFAULT_DATA_DIR else ""
-    return f"python src/main.py -c {files.opt_cfg_copy} -t{epochs}{data} --output_dir {files.output_dir}"
+    main_py = os.path.relpath(Path(__file__).with_name("main.py"))  # src/main.py, or main.py typed in src/
+    return f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{data} --output_dir {files.output_dir}"
 
 
 def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:
@@ -246,19 +251,23 @@ def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[
     return {key for key, value in vars(parser.parse_args(argv, namespace=namespace)).items() if value is not marker}
 
 
-def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = frozenset()) -> dict[str, Any]:
+def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = frozenset(),
+                     defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """A stopped run's settings, in the folder where its file is now (even if it was moved since). Of the flags
     given with --resume, --max_time (a new total, e.g. to extend the run), --threads and --device apply from now
     on and are appended to the settings' `resumes`, the recorded values staying what the run planned with; the
     cluster flags replace the recorded ones (a run on workers may resume on other workers); --quiet applies; any
-    other flag is refused."""
+    other flag may repeat its recorded value (the command line the run was started with, plus --resume) and is
+    refused if it differs. A setting the run predates counts as recorded at its default (`defaults`)."""
     if not isinstance(record, dict) or "settings" not in record:
         raise UsageError(f"{args.resume}: not an {RUN_PREFIX}*.json file")
-    refused = sorted(given - {"resume", "quiet", *RESUMABLE, *CLUSTER_FLAGS})
-    if refused:
-        raise UsageError(f"{args.resume}: a resumed run keeps its settings; --{refused[0]} cannot change (with "
-                         "--resume, give only --max_time, --threads, --device, --quiet or the cluster flags)")
     settings = {**record["settings"], "output_dir": str(args.resume.parent)}
+    for flag in sorted(given - {"resume", "quiet", *RESUMABLE, *CLUSTER_FLAGS}):
+        recorded = settings.get(flag, (defaults or {}).get(flag))
+        if not same_setting(recorded, getattr(args, flag)):
+            raise UsageError(f"{args.resume}: a resumed run keeps its settings; --{flag} was {shown(recorded)} and "
+                             f"is given as {shown(getattr(args, flag))} (with --resume, only --max_time, --threads, "
+                             "--device, --quiet and the cluster flags may change)")
     cluster = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if flag in given}
     workers = [flag for flag in WORKER_FLAGS if flag in cluster]
     if workers:
@@ -266,10 +275,23 @@ def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = fr
             raise UsageError(f"{args.resume}: a run made in one process resumes in one process; drop "
                              + ", ".join(f"--{flag}" for flag in workers))
         settings.update(dict.fromkeys(WORKER_FLAGS))
-    changes = {flag: getattr(args, flag) for flag in RESUMABLE if flag in given}
+    now = current(settings)
+    changes = {flag: getattr(args, flag) for flag in RESUMABLE
+               if flag in given and getattr(args, flag) != now.get(flag)}
     if changes:
         settings["resumes"] = [*settings.get("resumes", []), changes]
     return {**settings, **cluster}
+
+
+def same_setting(recorded: Any, given: Any) -> bool:
+    """Whether a flag given with --resume repeats the recorded value (folders compared as the paths they name)."""
+    if isinstance(given, Path):
+        return recorded is not None and Path(recorded).resolve() == given.resolve()
+    return recorded == given
+
+
+def shown(value: Any) -> str:
+    return "not set" if value is None else str(value)
 
 
 def current(settings: dict[str, Any]) -> dict[str, Any]:
@@ -277,10 +299,12 @@ def current(settings: dict[str, Any]) -> dict[str, Any]:
     return {key: value for part in (settings, *settings.get("resumes", [])) for key, value in part.items()}
 
 
-def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset()) -> int:
+def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset(),
+        defaults: dict[str, Any] | None = None) -> int:
+    """One search, new or resumed (`given`: the flags on the command line; `defaults`: every flag's default)."""
     if args.resume is not None:
         record = read_json(args.resume)
-        settings = resumed_settings(args, record, given)
+        settings = resumed_settings(args, record, given, defaults)
         info = args.resume.stem.removeprefix(RUN_PREFIX)
     else:
         settings, record = settings_from(args, algorithm), None
@@ -347,7 +371,7 @@ def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
     set_threads(args.threads)
     try:
         resolve_device(args.device)
-        return run(args, algorithm, given_flags(parser, argv))
+        return run(args, algorithm, given_flags(parser, argv), vars(parser.parse_args([])))
     except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), prog)
 

@@ -6,9 +6,9 @@ import json
 import logging
 import os
 import platform
+import secrets
 import socket
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,10 +16,21 @@ from typing import Any, NoReturn
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _temporary_sibling(path: Path) -> tuple[int, Path]:
+    """A new file beside path, opened for writing, with the permissions the user's umask gives any file (mkstemp's
+    would be 0600: readable by no colleague and no Dask worker running as another user)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temporary_sibling(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

@@ -170,3 +170,23 @@ def test_same_seed_same_search(tmp_path):
     a = [j.config for j in drive(make_ea(tmp_path / "a"), 45)]
     b = [j.config for j in drive(make_ea(tmp_path / "b"), 45)]
     assert a == b and Counter(j.budget for j in drive(make_ea(tmp_path / "c"), 45))[9] > 2
+
+
+def children_in_order(ea):
+    return sorted((m for m in ea.members.values() if m.origin["kind"] == "child"), key=lambda m: m.id)
+
+
+def test_num_children_breeds_that_many_children_from_one_ranking_of_the_population(tmp_path):
+    """λ = 10: the first ten children's parents all come from the population as ranked before the first of them was
+    bred, although their own results came in between; λ = 1 (steady state) breeds from the latest ranking, so a
+    child bred in those ten is already a parent. After ten children the survivors are chosen again."""
+    def children(num_children):
+        ea = make_ea(tmp_path / str(num_children), proven=[], initial=[], pop_size=4, num_children=num_children)
+        drive(ea, 60)
+        return children_in_order(ea)
+
+    generation, steady = children(10), children(1)
+    first = generation[0].id
+    assert all(p < first for child in generation[:10] for p in child.parents)
+    assert any(p >= first for child in generation[10:20] for p in child.parents)
+    assert any(p >= steady[0].id for child in steady[:10] for p in child.parents)

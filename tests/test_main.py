@@ -82,6 +82,7 @@ def write(tmp_path, text):
     (lambda d, t: ["-s", "-5"], "max_model_size"),
     (lambda d, t: ["-p", "1.5"], "min_precision"),
     (lambda d, t: ["--bogus"], "--bogus"),
+    (lambda d, t: ["-t", "maybe"], "-t/--test: expected True or False, got 'maybe'"),
     (lambda d, t: ["--data_dir", t / "nowhere"], "nowhere"),
     (lambda d, t: ["-c", write(t, '{"n_conv_layers": 3}'), "--data_dir", make_image_folder(t / "s", size=4)],
      "pooling"),
@@ -89,3 +90,9 @@ def write(tmp_path, text):
 def test_bad_input_is_one_line_and_exit_2(tiny_data, tmp_path, capsys, make_args, needle):
     done = run_in_process(capsys, main_script.main, [*make_args(tiny_data, tmp_path), "--dry_run"])
     assert is_one_line_error(done, needle), done.stderr
+
+
+@pytest.mark.parametrize("argv,test", [([], False), (["-t"], True), (["-t", "True"], True), (["-t", "False"], False),
+                                       (["--test", "True"], True), (["-t", "-e", "1"], True)])
+def test_test_mode_is_a_flag_and_also_takes_the_original_true_or_false(argv, test):
+    assert main_script.build_parser().parse_args(argv).test is test

@@ -81,7 +81,10 @@ def test_on_micro17flower_the_portfolio_opens_the_run_at_max_budget_as_far_as_it
 def test_help_shows_every_default_and_no_missing_one(evolutionary):
     text = " ".join(build_parser("AutoML.py", evolutionary).format_help().split())
     assert "--max_time MAX_TIME wall-clock seconds (default: 3600.0)" in text
-    assert ("steady-state survival: the parents' pool (default: 50)" in text) == evolutionary
+    assert ("steady-state survival: the parents' pool (the original's mu) (default: 50)" in text) == evolutionary
+    assert ("(mu + lambda)); 1: each child from the latest one (default: 1)" in text) == evolutionary
+    assert "largest network allowed, in parameters (2e7 or 20000000) (default: 20000000)" in text
+    assert "smallest macro precision allowed, in [0, 1] (default: 0.39)" in text
     assert "--warm_start {portfolio,default,none}" in text
     assert "(default: None)" not in text
 
@@ -111,14 +114,53 @@ def test_a_run_made_in_one_process_resumes_in_one_process(tmp_path):
 def test_a_resumed_run_may_be_given_more_time_threads_and_a_device_and_records_each_change(tmp_path):
     recorded = {"settings": {"n_workers": None, "max_time": 60.0, "threads": None, "device": "auto",
                              "resumes": [{"max_time": 90.0}]}}
-    settings = resumed(tmp_path, recorded, "--max_time", "600", "--threads", "1", "--quiet")
+    settings = resumed(tmp_path, recorded, "--max_time", "600", "--threads", "1", "--device", "auto", "--quiet")
     assert settings["max_time"] == 60.0  # what the run planned with, kept
-    assert settings["resumes"] == [{"max_time": 90.0}, {"max_time": 600.0, "threads": 1}]
+    assert settings["resumes"] == [{"max_time": 90.0}, {"max_time": 600.0, "threads": 1}]  # the device is the same
+    unchanged = {"settings": {**recorded["settings"], "resumes": []}}
+    assert resumed(tmp_path, unchanged, "--max_time", "60", "--device", "auto")["resumes"] == []
     assert (current(settings)["max_time"], current(settings)["threads"]) == (600.0, 1)
 
 
-@pytest.mark.parametrize("flag,value", [("--seed", "123"), ("--constraint_min_precision", "0.5"), ("--warm_start", "none"),
-                                        ("--data_dir", "."), ("--constraint_max_macs", "5e6")])
-def test_a_resumed_run_refuses_flags_that_would_change_the_search_even_at_their_default(tmp_path, flag, value):
-    with pytest.raises(UsageError, match=f"{flag} cannot change"):
-        resumed(tmp_path, {"settings": {"n_workers": None}}, flag, value)
+RECORDED = {"n_workers": None, "seed": 5, "constraint_min_precision": 0.39, "warm_start": "portfolio",
+            "data_dir": "micro17flower", "constraint_max_macs": None, "pop_size": 50, "num_children": 10,
+            "eta": 3.0, "hyperband": True}
+
+
+@pytest.mark.parametrize("flag,value,was", [("--seed", "123", "5"), ("--constraint_min_precision", "0.5", "0.39"),
+                                            ("--warm_start", "none", "portfolio"), ("--data_dir", ".", "micro17flower"),
+                                            ("--constraint_max_macs", "5e6", "not set"), ("--num_children", "1", "10")])
+def test_a_resumed_run_refuses_a_flag_whose_value_differs_from_the_recorded_one(tmp_path, flag, value, was):
+    with pytest.raises(UsageError, match=f"{flag} was {was} and is given as "):
+        resumed(tmp_path, {"settings": RECORDED}, flag, value)
+
+
+def test_a_resumed_run_accepts_the_command_line_it_was_started_with(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    flags = ["--seed", "5", "--constraint_min_precision", "0.39", "--warm_start", "portfolio", "--data_dir",
+             "./micro17flower", "--pop_size", "50", "--num_children", "10", "--eta", "3", "--hyperband", "True",
+             "--output_dir", str(tmp_path)]
+    assert resumed(tmp_path, {"settings": RECORDED}, *flags)["num_children"] == 10
+
+
+def test_a_flag_the_run_predates_counts_as_recorded_at_its_default(tmp_path):
+    parser = build_parser("AutoML.py", evolutionary=True)
+    defaults = vars(parser.parse_args([]))
+    run_file = tmp_path / "automl_run_x.json"
+    old = {"settings": {"n_workers": None, "seed": 5}}
+    for flag, value, accepted in (("--num_children", "1", True), ("--num_children", "10", False),
+                                  ("--warm_start", "portfolio", True), ("--constraint_max_macs", "5e6", False)):
+        argv = ["--resume", str(run_file), flag, value]
+        call = lambda: resumed_settings(parser.parse_args(argv), old, given_flags(parser, argv), defaults)  # noqa: E731
+        if accepted:
+            call()
+        else:
+            with pytest.raises(UsageError, match=f"{flag} was "):
+                call()
+
+
+def test_the_constraints_default_to_the_original_projects_limits():
+    args = build_parser("AutoML.py", evolutionary=True).parse_args([])
+    assert (args.constraint_max_model_size, args.constraint_min_precision, args.num_children) == (20_000_000, 0.39, 1)
+    random = build_parser("AutoML_random_search.py", evolutionary=False).parse_args([])
+    assert (random.constraint_max_model_size, random.constraint_min_precision) == (20_000_000, 0.39)

@@ -1,0 +1,71 @@
+"""The original project's two commands, typed in src/ exactly as it documented them (with a short --max_time, and
+-e 1 for main.py), on the real data; and the up-arrow resume: the same command line plus --resume."""
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, is_one_line_error
+
+SEARCH = "python AutoML.py --pop_size 50 --num_children 10 --hyperband True"
+MAX_TIME = " --max_time 40"
+
+
+def typed(src: Path, command: str) -> subprocess.CompletedProcess:
+    """A command line as a user types it in src/ (python: this interpreter)."""
+    return subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=src, capture_output=True, text=True,
+                          timeout=240)
+
+
+@pytest.fixture(scope="module")
+def searched(real_data, tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of src/ beside a micro17flower/ that is the real data (the commands write where they would for a
+    user, but not into this checkout), and the run file of the original search made there."""
+    root = tmp_path_factory.mktemp("project")
+    src = root / "src"
+    shutil.copytree(REPO_ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "micro17flower").symlink_to(real_data.resolve(), target_is_directory=True)
+    done = typed(src, SEARCH + MAX_TIME)
+    assert done.returncode in (0, 3), done.stderr
+    assert "python main.py -c opt_cfg.json -t --output_dir ." in done.stdout  # the next command, typed in src/
+    return src, next(src.glob("automl_run_*.json"))
+
+
+def test_the_original_search_runs_as_written_with_the_original_limits(searched):
+    src, run_file = searched
+    assert run_file.name.startswith("automl_run_popSize_50_numChildren_10_hyperband_True_minPrecision_0.39_"
+                                    "maxModelSize_20000000_")
+    record = json.loads(run_file.read_text())
+    settings = record["settings"]
+    assert (settings["pop_size"], settings["num_children"], settings["hyperband"]) == (50, 10, True)
+    assert (settings["constraint_max_model_size"], settings["constraint_min_precision"]) == (20_000_000, 0.39)
+    assert record["finished"] and record["best"]["budget"] == 50
+
+
+def test_the_same_command_line_plus_resume_is_accepted_and_a_changed_flag_refused(searched):
+    src, run_file = searched
+    before = json.loads(run_file.read_text())
+    done = typed(src, f"{SEARCH}{MAX_TIME} --resume {run_file.name}")
+    assert done.returncode in (0, 3), done.stderr
+    after = json.loads(run_file.read_text())
+    assert after["settings"] == before["settings"]
+    assert after["evaluations"][:len(before["evaluations"])] == before["evaluations"]
+    refused = typed(src, f"{SEARCH.replace('--num_children 10', '--num_children 5')} --resume {run_file.name}")
+    assert is_one_line_error(refused, "--num_children was 10 and is given as 5"), refused.stderr
+
+
+def test_the_original_evaluation_runs_as_written_on_the_answer_kept_in_runs(searched):
+    src, run_file = searched
+    runs = src / "runs"  # where the original kept its runs
+    runs.mkdir()
+    answer = run_file.name.replace("automl_run_", "opt_cfg_")
+    shutil.copy(src / answer, runs / answer)
+    shutil.copy(run_file, runs / run_file.name)
+    done = typed(src, f"python main.py -c runs/{answer} -t True -e 1")
+    assert done.returncode in (0, 3), done.stderr
+    result = json.loads((src / "result_test.json").read_text())
+    assert result["mode"] == "test" and result["epochs"] == 1 and result["metrics"]["status"] == "ok"
