@@ -1,5 +1,5 @@
 """The original project's two commands, typed in src/ exactly as it documented them (with a short --max_time, and
--e 1 for main.py), on the real data; and the up-arrow resume: the same command line plus --resume."""
+-e 1 for main.py), on the real data; the up-arrow resume: the same command line plus --resume; the committed runs."""
 import json
 import shlex
 import shutil
@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, is_one_line_error
+from run_files import find_runs
+from search_cli import build_parser, given_flags, resumed_settings
+from utils import read_json
 
 SEARCH = "python AutoML.py --pop_size 50 --num_children 10 --hyperband True"
 MAX_TIME = " --max_time 40"
@@ -69,3 +72,19 @@ def test_the_original_evaluation_runs_as_written_on_the_answer_kept_in_runs(sear
     assert done.returncode in (0, 3), done.stderr
     result = json.loads((src / "result_test.json").read_text())
     assert result["mode"] == "test" and result["epochs"] == 1 and result["metrics"]["status"] == "ok"
+
+
+def test_the_committed_runs_are_still_read_and_resumable():
+    """Runs recorded before --num_children existed: read as steady-state EA (one child per ranking), and --resume
+    takes their settings with the command line that made them."""
+    runs = find_runs([REPO_ROOT / "runs_precision", REPO_ROOT / "runs_params"])
+    assert len(runs) >= 40 and {run.optimizer for run in runs} >= {"EA with Hyperband", "random search"}
+    parser = build_parser("AutoML.py", evolutionary=True)
+    defaults = vars(parser.parse_args([]))
+    for run in runs:
+        if run.settings.get("algorithm") != "ea":
+            continue
+        children = str(run.settings.get("num_children", 1))  # a run made before the flag: its default
+        argv = ["--resume", str(run.path), "--pop_size", str(run.settings["pop_size"]), "--num_children", children]
+        settings = resumed_settings(parser.parse_args(argv), read_json(run.path), given_flags(parser, argv), defaults)
+        assert settings["output_dir"] == str(run.path.parent) and "resumes" not in settings
