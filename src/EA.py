@@ -55,8 +55,9 @@ class _Optimizer:
     """What every optimizer shares: members, their creation within the constraints, job bookkeeping."""
 
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float,
-                 max_budget: int, seed: int, checkpoint_dir: Path | None, initial: Sequence[Start] = ()):
-        self.space, self.fit, self.size_of = space, fit, size_of
+                 max_budget: int, seed: int, checkpoint_dir: Path | None, initial: Sequence[Start] = (),
+                 metric: str = "top3_accuracy"):
+        self.space, self.fit, self.size_of, self.metric = space, fit, size_of, metric
         self.min_precision, self.max_budget = min_precision, int(max_budget)
         self.fidelity = Fidelity(self.max_budget)
         self.rng = np.random.default_rng(seed)
@@ -80,7 +81,7 @@ class _Optimizer:
     def _bred_member(self, pool: list[Member]) -> Member:
         """A child of tournament winners from pool: crossover (sometimes), then mutation, repaired into the
         constraints; a configuration already tried is bred again, a few times at most."""
-        ranks = positions(pool, self.min_precision)
+        ranks = positions(pool, self.min_precision, self.metric)
         seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
         for _ in range(MAX_DUPLICATE_TRIES):
             parents = [pool[tournament(ranks, self.rng)]]
@@ -156,8 +157,8 @@ class AsyncEvolution(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, proven: Sequence[Start] = (), initial: Sequence[Start] = (),
-                 job_seconds: JobSeconds | None = None, num_children: int = 1):
-        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial)
+                 job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = "top3_accuracy"):
+        super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial, metric)
         if num_children < 1:
             raise ValueError(f"num_children must be at least 1, got {num_children}")
         self.proven = deque(proven)
@@ -207,8 +208,8 @@ class AsyncEvolution(_Optimizer):
             else:
                 self.rungs.report(job.member.id, job.budget,
                                   rank_key(job.member.results.get(job.budget), job.member.model_size,
-                                           self.min_precision))
+                                           self.min_precision, self.metric))
         if job.budget >= self.max_budget or result.get("status") not in (Status.OK, Status.ABANDONED):
             self._retire(job.member)
         evaluated = [m for m in self.members.values() if m.result is not None]
-        self.population = rank_population(evaluated, self.min_precision)[:self.pop_size]
+        self.population = rank_population(evaluated, self.min_precision, self.metric)[:self.pop_size]

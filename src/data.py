@@ -95,22 +95,24 @@ def load_split(split_dir: Path) -> ImageData:
     return ImageData(tensor, labels, classes)
 
 
-def class_warnings(data: ImageData) -> list[str]:
-    """Why top-3 accuracy means little on this dataset (two or three classes), for the log and result files."""
-    if data.num_classes >= MEANINGFUL_CLASSES:
+def class_warnings(data: ImageData, objective: str = "top3") -> list[str]:
+    """Why the objective top-3 accuracy means nothing on this dataset (two or three classes), for the log and
+    result files."""
+    if data.num_classes >= MEANINGFUL_CLASSES or objective != "top3":
         return []
     return [f"only {data.num_classes} classes: every image's true class is among the top 3, so top-3 accuracy "
-            f"is always 1.0 and only precision tells configurations apart"]
+            f"is always 1.0; --objective top1 is the meaningful choice"]
 
 
-def load_dataset(data_dir: Path, with_test: bool = False) -> tuple[ImageData, ImageData | None]:
+def load_dataset(data_dir: Path, with_test: bool = False,
+                 objective: str = "top3") -> tuple[ImageData, ImageData | None]:
     """train/ (and test/ when asked) of an ImageFolder dataset; the splits must share classes and shape.
-    A single class is an error (nothing to classify); two or three are logged as a warning."""
+    A single class is an error (nothing to classify); two or three are logged as a warning with top-3."""
     train = load_split(Path(data_dir) / "train")
     if train.num_classes < 2:
         raise DataError(f"{Path(data_dir) / 'train'}: only one class ({train.classes[0]}); "
                         "classification needs at least two, and top-3 accuracy at least four")
-    for warning in class_warnings(train):
+    for warning in class_warnings(train, objective):
         log.warning("%s: %s", data_dir, warning)
     if not with_test:
         return train, None

@@ -15,6 +15,7 @@ import torch
 from bundle import Bundle, check_export, export_onnx
 from data import ImageData
 from measure_cost import counted_macs, measured_peak_bytes
+from metrics import DEFAULT_OBJECTIVE
 from model_card import constraint_checks, environment, markdown, speed, test_figures
 from model_size import count_macs, count_parameters, peak_activation_bytes
 from onnx_bundle import FORMAT_VERSION, OnnxModel, quantize_int8
@@ -62,7 +63,8 @@ def runtimes(bundle: Bundle, models: dict[str, OnnxModel], test: ImageData) -> d
 
 
 def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageData, *, int8: bool,
-                       limits: dict[str, float | None], origin: str, threads: int | None = None) -> dict[str, Any]:
+                       limits: dict[str, float | None], origin: str, threads: int | None = None,
+                       objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
     """Write the folder `out` and return its model card."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -77,7 +79,7 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
         if int8:
             quantize_int8(work / MODEL_ONNX, work / MODEL_INT8, as_float(train))
             models["onnxruntime int8"] = OnnxModel(work / MODEL_INT8, threads or torch.get_num_threads())
-        card = model_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin)
+        card = model_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective)
         card["files"] = {path.name: path.stat().st_size for path in sorted(work.glob("*.*"))}
         atomic_write_json(work / CARD_JSON, card)
         atomic_write_text(work / CARD_MD, markdown(card))
@@ -88,7 +90,7 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
 
 
 def model_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, figures: dict[str, dict[str, float]],
-               limits: dict[str, float | None], origin: str) -> dict[str, Any]:
+               limits: dict[str, float | None], origin: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
     sizes = cost(bundle)
     values = {"max_model_size": sizes["parameters"], "max_macs": sizes["macs"],
               "min_precision": figures["torch fp32"]["precision"]}
@@ -98,7 +100,7 @@ def model_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, fig
                                  {"min_precision": figures["onnxruntime int8"]["precision"]})
         checks |= {f"{key} (int8)": check for key, check in int8.items()}
     return {"name": name, "format_version": FORMAT_VERSION,
-            "configuration": bundle.config, "origin": origin, "classes": bundle.classes,
+            "configuration": bundle.config, "origin": origin, "objective": objective, "classes": bundle.classes,
             "input_shape": list(bundle.input_shape), "normalisation": {"mean": bundle.mean, "std": bundle.std},
             "flip_tta": bundle.flip_tta, "training": bundle.training,
             "dataset": {"data_dir": bundle.training.get("data_dir", ""), "classes": len(bundle.classes),

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data import DataError, class_warnings, load_dataset
+from metrics import DEFAULT_OBJECTIVE, OBJECTIVES
 from holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
 from model_size import ShapeError
 from plots import candidates_figure, confusion_figure, trace_figures
@@ -46,6 +47,8 @@ def build_parser() -> OneLineParser:
     test.add_argument("--out", type=folder_path, default=Path("."),
                       help=f"folder for {RESULTS_FILE}, {REPORT_FILE} and {CONFUSION_FIGURE}")
     test.add_argument("--data_dir", type=folder_path, default=DEFAULT_DATA_DIR, help="ImageFolder dataset")
+    test.add_argument("--objective", choices=list(OBJECTIVES), default=DEFAULT_OBJECTIVE,
+                      help="the accuracy the tables report and McNemar's tests compare (the searches' --objective)")
     add_device_arguments(test)
     return parser
 
@@ -65,24 +68,24 @@ def run_tests(args: argparse.Namespace) -> Path:
     if len(set(names)) < len(names):
         raise UsageError(f"two configurations share a name: {sorted({n for n in names if names.count(n) > 1})}")
     ensure_data(args.data_dir)
-    train, test = load_dataset(args.data_dir, with_test=True)
+    train, test = load_dataset(args.data_dir, with_test=True, objective=args.objective)
     results = evaluate(candidates, range(args.seeds), args.epochs, train, test, args.out, str(args.data_dir),
                        args.device)
     results = results[results["name"].isin(names) & (results["epochs"] == args.epochs)
                       & results["seed"].isin(range(args.seeds)) & (results["data_dir"] == str(args.data_dir))]
-    warnings = "".join(f"Warning: {w}.\n\n" for w in class_warnings(train))
+    warnings = "".join(f"Warning: {w}.\n\n" for w in class_warnings(train, args.objective))
     path = args.out / REPORT_FILE
-    atomic_write_text(path, warnings + report(results, args.epochs))
-    _confusion_of_best(results, train.classes, args.out / CONFUSION_FIGURE)
+    atomic_write_text(path, warnings + report(results, args.epochs, args.objective))
+    _confusion_of_best(results, train.classes, args.out / CONFUSION_FIGURE, args.objective)
     return path
 
 
-def _confusion_of_best(results: pd.DataFrame, classes: list[str], path: Path) -> None:
-    """The confusion matrix of the configuration with the best mean test top-3, summed over its seeds."""
-    summary = summary_table(results).dropna(subset=["mean_top3"])
+def _confusion_of_best(results: pd.DataFrame, classes: list[str], path: Path, objective: str) -> None:
+    """The confusion matrix of the configuration with the best mean test accuracy, summed over its seeds."""
+    summary = summary_table(results, objective).dropna(subset=["mean_accuracy"])
     if summary.empty:
         return
-    best = summary.sort_values("mean_top3", ascending=False).iloc[0]["configuration"]
+    best = summary.sort_values("mean_accuracy", ascending=False).iloc[0]["configuration"]
     rows = results[(results["name"] == best) & (results["status"] == Status.OK)]
     confusion = sum(np.array(json.loads(text)) for text in rows["confusion"])
     confusion_figure(confusion, classes, f"Test confusion matrix of {best} (sum over {len(rows)} seeds)", path)

@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from data import ImageData
-from metrics import compute_metrics
+from metrics import OBJECTIVES, compute_metrics
 from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, RunFileError, load_run
 from member import origin_label
 from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
@@ -99,22 +99,24 @@ def read_results(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame()
     try:
-        return pd.read_csv(path, dtype={"top3_hits": str})
+        return pd.read_csv(path, dtype={"top3_hits": str, "top1_hits": str})
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
         raise UsageError(f"{path}: not a readable results table ({str(error).splitlines()[0]})") from None
 
 
 def measure(target: Target, config: dict[str, Any], epochs: int) -> dict[str, Any]:
-    """Train config on all of train/ and measure it on test/: metrics, per-image top-3 hits, confusion matrix."""
+    """Train config on all of train/ and measure it on test/: metrics, per-image top-3 and top-1 hits, confusion
+    matrix."""
     try:
         (run,) = target.trained_runs(config, epochs)
     except TrainingDiverged as error:
-        return {"status": Status.DIVERGED, "message": str(error), "top3_accuracy": np.nan, "precision": np.nan,
-                "top3_hits": "", "confusion": "[]"}
+        return {"status": Status.DIVERGED, "message": str(error), "top3_accuracy": np.nan, "top1_accuracy": np.nan,
+                "precision": np.nan, "top3_hits": "", "top1_hits": "", "confusion": "[]"}
     x_test, y_test = target.validation(0)
     metrics = compute_metrics(run.scores(x_test), y_test.cpu().numpy(), target.num_classes)
+    hits = {f"{k}_hits": "".join("1" if h else "0" for h in metrics[f"{k}_hits"]) for k in OBJECTIVES}
     return {"status": Status.OK, "message": "", "top3_accuracy": metrics["top3_accuracy"],
-            "precision": metrics["precision"], "top3_hits": "".join("1" if h else "0" for h in metrics["top3_hits"]),
+            "top1_accuracy": metrics["top1_accuracy"], "precision": metrics["precision"], **hits,
             "confusion": json.dumps(metrics["confusion"].tolist())}
 
 
@@ -137,7 +139,7 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
                 measured["train_seconds"] = (pd.Timestamp.now() - started).total_seconds()
             else:
                 measured = done
-            row.update({key: measured[key] for key in MEASURED})
+            row.update({key: measured.get(key, np.nan) for key in MEASURED})  # tables made before top-1: NaN
             row["model_size"] = target.model_size(candidate.config)
             row["macs"] = target.model_macs(candidate.config)
             results = _replace(results, row)
@@ -147,7 +149,8 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
     return results
 
 
-MEASURED = ("status", "message", "top3_accuracy", "precision", "train_seconds", "top3_hits", "confusion")
+MEASURED = ("status", "message", "top3_accuracy", "top1_accuracy", "precision", "train_seconds", "top3_hits",
+            "top1_hits", "confusion")
 IDENTITY = ("config", "seed", "epochs", "data_dir")
 
 

@@ -6,6 +6,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
 from significance import mcnemar
 from status import Status
 
@@ -37,9 +38,13 @@ def _text(row: pd.Series, key: str, missing: str) -> str:
     return missing if value is None or pd.isna(value) else str(value)
 
 
-def summary_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per configuration: size, test precision and top-3 (mean ± sd over seeds), and whether each
-    constraint of the run that returned it holds on test/ (n/a: not from a run; MACs only where a run set a limit)."""
+def summary_table(results: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE) -> pd.DataFrame:
+    """One row per configuration: size, test precision and the objective's accuracy (mean ± sd over seeds), and
+    whether each constraint of the run that returned it holds on test/ (n/a: not from a run; MACs only where a run
+    set a limit); mean_accuracy: the objective's mean, to rank by."""
+    key = objective_key(objective)
+    if key not in results:
+        results = results.assign(**{key: np.nan})  # a table measured before top-1 accuracy was recorded
     with_macs = "max_macs" in results and results["max_macs"].notna().any()
     rows = []
     for name, group in results.groupby("name", sort=False):
@@ -54,18 +59,25 @@ def summary_table(results: pd.DataFrame) -> pd.DataFrame:
             "origin": _text(first, "origin", "not recorded"),
             "parameters": int(first["model_size"]),
             "seeds": f"{len(ok)} of {len(group)}",
-            "test precision": _mean_sd(ok["precision"]), "test top-3": _mean_sd(ok["top3_accuracy"]),
+            "test precision": _mean_sd(ok["precision"]), f"test {short_label(objective)}": _mean_sd(ok[key]),
             **limits,
             "precision ≥ limit": "n/a" if pd.isna(precision_limit)
             else _holds(group["precision"].fillna(-1) >= precision_limit),
-            "mean_top3": ok["top3_accuracy"].mean()})
+            "mean_accuracy": ok[key].mean()})
     return pd.DataFrame(rows)
 
 
-def majority_hits(results: pd.DataFrame, name: str) -> np.ndarray | None:
-    """Per test image: hit by the configuration's top 3 in more than half of its seeds (one paired outcome per
+def short_label(objective: str) -> str:
+    return objective_label(objective).removesuffix(" accuracy")
+
+
+def majority_hits(results: pd.DataFrame, name: str, objective: str = DEFAULT_OBJECTIVE) -> np.ndarray | None:
+    """Per test image: hit by the configuration's top k in more than half of its seeds (one paired outcome per
     image, so that McNemar's pairs are independent across images, not repeated over seeds)."""
-    hits = results[(results["name"] == name) & (results["status"] == Status.OK)]["top3_hits"].dropna()
+    column = f"{objective}_hits"
+    if column not in results:
+        return None
+    hits = results[(results["name"] == name) & (results["status"] == Status.OK)][column].dropna()
     if hits.empty:
         return None
     matrix = np.array([[c == "1" for c in text] for text in hits])
@@ -89,15 +101,15 @@ def comparison_pairs(results: pd.DataFrame) -> list[tuple[str, str]]:
     return pairs
 
 
-def mcnemar_table(results: pd.DataFrame) -> pd.DataFrame:
-    """McNemar's test on the per-image top-3 hits (majority over seeds) of each comparison pair."""
-    rows = []
+def mcnemar_table(results: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE) -> pd.DataFrame:
+    """McNemar's test on the per-image hits of the objective (majority over seeds) of each comparison pair."""
+    rows, label = [], short_label(objective)
     for a, b in comparison_pairs(results):
-        hits_a, hits_b = majority_hits(results, a), majority_hits(results, b)
+        hits_a, hits_b = majority_hits(results, a, objective), majority_hits(results, b, objective)
         if hits_a is None or hits_b is None:
             continue
         test = mcnemar(hits_a, hits_b)
-        rows.append({"A": a, "B": b, "top-3 A": hits_a.mean(), "top-3 B": hits_b.mean(),
+        rows.append({"A": a, "B": b, f"{label} A": hits_a.mean(), f"{label} B": hits_b.mean(),
                      "only A hits": test.only_a, "only B hits": test.only_b, "test": test.method,
                      "statistic": test.statistic, "p-value": test.p_value})
     return pd.DataFrame(rows)
@@ -116,15 +128,17 @@ def markdown(table: pd.DataFrame, floats: str = ".4f") -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(results: pd.DataFrame, epochs: int) -> str:
-    """The Markdown tables of test_results.csv: configurations, then McNemar's tests."""
-    summary = summary_table(results).drop(columns="mean_top3")
-    tests = mcnemar_table(results)
+def report(results: pd.DataFrame, epochs: int, objective: str = DEFAULT_OBJECTIVE) -> str:
+    """The Markdown tables of test_results.csv: configurations, then McNemar's tests, on the objective's hits."""
+    summary = summary_table(results, objective).drop(columns="mean_accuracy")
+    tests = mcnemar_table(results, objective)
+    k = objective[3:]
     if not tests.empty:
         tests["statistic"] = tests["statistic"].map(lambda value: f"{value:.3f}")
         tests["p-value"] = tests["p-value"].map(lambda value: f"{value:.3g}")
     return (f"Each configuration trained {epochs} epochs on all of train/ per seed and measured on test/ "
             "(mean ± sd over seeds).\n\n" + markdown(summary) +
-            "\nMcNemar's test on the per-image top-3 hits (an image counts as hit when it is in the top 3 in "
+            f"\nMcNemar's test on the per-image {short_label(objective)} hits (an image counts as hit when its "
+            f"class is in the top {k} in "
             "more than half of the seeds); exact binomial below 25 discordant images, else χ² with continuity "
             "correction; two-sided.\n\n" + markdown(tests))

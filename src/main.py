@@ -17,6 +17,7 @@ from deploy import write_model_folder
 from holdout import candidate_from, default_candidate
 from onnx_bundle import BundleError
 from model_size import ShapeError
+from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from data import DataError, ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
@@ -39,6 +40,8 @@ def build_parser() -> OneLineParser:
                         help="train on all of train/, measure on test/ (-t alone, or -t True / -t False)")
     parser.add_argument("-e", "--epochs", type=positive_int, default=DEFAULT_EPOCHS, help="training epochs")
     parser.add_argument("--seed", type=int, default=123, help="folds and initialisation")
+    parser.add_argument("--objective", choices=list(OBJECTIVES), default=DEFAULT_OBJECTIVE,
+                        help="the accuracy reported first and recorded as the objective (the search's --objective)")
     parser.add_argument("-s", "--max_model_size", type=parse_size, help="size constraint (parameters), e.g. 2e7")
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
     parser.add_argument("-x", "--max_macs", type=parse_size,
@@ -88,7 +91,7 @@ def write_results(args, config: dict, train: ImageData, result: TargetResult, re
     mode = "test" if args.test else "cv"
     path = args.output_dir / f"result_{mode}.json"
     payload = {"mode": mode, "epochs": args.epochs, "seed": args.seed, "data_dir": str(args.data_dir),
-               "warnings": class_warnings(train),
+               "objective": args.objective, "warnings": class_warnings(train, args.objective),
                "metrics": {k: v for k, v in result.to_dict().items() if k != "confusion"},
                "constraints": report, "configuration": config}
     atomic_write_json(path, payload)
@@ -129,7 +132,7 @@ def save_network(args, config: dict, train: ImageData, test: ImageData, checkpoi
     if args.save:
         limits, origin = source_of(args)
         card = write_model_folder(args.save, bundle, train, test, int8=args.int8, limits=limits, origin=origin,
-                                  threads=args.threads)
+                                  threads=args.threads, objective=args.objective)
         print(f"saved {', '.join(card['files'])} in {args.save}")
 
 
@@ -137,7 +140,7 @@ def run(args) -> int:
     check_saving(args)
     config = read_config(args.config)
     ensure_data(args.data_dir)
-    train, test = load_dataset(args.data_dir, with_test=args.test)
+    train, test = load_dataset(args.data_dir, with_test=args.test, objective=args.objective)
     device = resolve_device(args.device)
     model = build_cnn(config, train.input_shape, train.num_classes)
     summary(model, train.input_shape, device="cpu")
@@ -158,7 +161,8 @@ def run(args) -> int:
         save_network(args, config, train, test, checkpoint)
         checkpoint.unlink()
     where = "test/" if args.test else f"{len(target.splits)}-fold CV on train/"
-    print(f"{where}: top-3 accuracy {result.top3_accuracy:.4f}, precision {result.precision:.4f}, "
+    accuracy = result.to_dict()[objective_key(args.objective)]
+    print(f"{where}: {objective_label(args.objective)} {accuracy:.4f}, precision {result.precision:.4f}, "
           f"{result.epochs} epochs in {result.train_seconds:.1f} s, status {result.status}")
     print_constraints(report)
     print(f"results: {path}")

@@ -5,10 +5,27 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, top_k_accuracy_score
 
 TOP_K = 3
+OBJECTIVES = {"top3": "top3_accuracy", "top1": "top1_accuracy"}  # --objective: the accuracy a search maximises
+DEFAULT_OBJECTIVE = "top3"
+
+
+def objective_key(objective: str | None) -> str:
+    """The result key of an objective (runs recorded before --objective maximised top-3 accuracy)."""
+    return OBJECTIVES[objective or DEFAULT_OBJECTIVE]
+
+
+def objective_label(objective: str | None) -> str:
+    """'top-3 accuracy' or 'top-1 accuracy', for summaries, tables and axes."""
+    return f"top-{(objective or DEFAULT_OBJECTIVE)[3:]} accuracy"
 
 
 def chance_top3(num_classes: int) -> float:
     return min(TOP_K, num_classes) / num_classes
+
+
+def top1_hits(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per image: is the true class the highest score."""
+    return scores.argmax(axis=1) == np.asarray(labels)
 
 
 def top3_hits(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -29,4 +46,4 @@ def compute_metrics(scores: np.ndarray, labels: np.ndarray, num_classes: int) ->
     confusion = confusion_matrix(labels, predictions, labels=np.arange(num_classes))
     return {"top1_accuracy": float(accuracy_score(labels, predictions)),
             "top3_accuracy": float(top3), "precision": float(precision), "confusion": confusion,
-            "top3_hits": top3_hits(scores, labels)}
+            "top3_hits": top3_hits(scores, labels), "top1_hits": top1_hits(scores, labels)}

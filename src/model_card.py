@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from metrics import compute_metrics
+from metrics import compute_metrics, objective_label
 from utils import cpu_name
 
 LATENCY_BATCH, THROUGHPUT_BATCH = 1, 256
@@ -77,7 +77,8 @@ def markdown(card: dict[str, Any]) -> str:
              f"A CNN for {card['dataset']['classes']} classes of {'x'.join(map(str, card['input_shape']))} images "
              f"(channels x height x width), trained {card['training']['epochs']} epochs on all "
              f"{card['dataset']['train_images']} images of {card['dataset']['data_dir']}/train "
-             f"(seed {card['training']['seed']}); origin of the configuration: {card['origin']}.", "",
+             f"(seed {card['training']['seed']}); origin of the configuration: {card['origin']}; searched for "
+             f"{objective_label(card.get('objective'))}.", "",
              "| cost per image | value |", "|---|---|",
              f"| parameters | {size['parameters']:,} |",
              f"| multiply-accumulates (one pass) | {size['macs']:,} |",

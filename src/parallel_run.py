@@ -128,8 +128,9 @@ class ParallelSearchRunner(SearchRunner):
         self.recorder.record(job, result, 0, time.monotonic() - start, self.optimizer)
 
     def _failure(self, job: Job, status: str, message: str) -> dict[str, Any]:
-        return {"top3_accuracy": float("nan"), "precision": 0.0, "model_size": job.member.model_size, "epochs": 0,
-                "fold_epochs": 0, "train_seconds": 0.0, "status": status, "message": message, "folds": []}
+        return {"top3_accuracy": float("nan"), "top1_accuracy": float("nan"), "precision": 0.0,
+                "model_size": job.member.model_size, "epochs": 0, "fold_epochs": 0, "train_seconds": 0.0,
+                "status": status, "message": message, "folds": []}
 
 
 def _worker_died(error: BaseException) -> bool:

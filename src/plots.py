@@ -54,8 +54,10 @@ def trace_figures(runs: Sequence[Run], out: Path, prefix: str) -> list[Path]:
         groups.setdefault(group_label(run, several), []).append(run)
     end = max(max(float(r.settings.get("max_time", 0)), float(r.trace["time"].max())) for r in runs)
     grid = np.linspace(0, end, GRID_POINTS)
+    accuracy = " or ".join(sorted({r.metric_label for r in runs}))  # the objective the traces follow
     paths = []
     for column, (suffix, ylabel, title) in TRACES.items():
+        ylabel, title = ylabel.replace("top-3 accuracy", accuracy), title.replace("top-3 accuracy", accuracy)
         figure, axes = plt.subplots(figsize=(7, 4.2))
         for label, members in groups.items():
             table = pd.DataFrame([value_at(r.trace, column, grid) for r in members])
@@ -83,7 +85,8 @@ def pareto_front(sizes: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 
 
 def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
-    """Every measured evaluation: precision and model size against top-3, the constraint lines, colour by budget,
+    """Every measured evaluation: precision and model size against the objective's accuracy, the constraint lines,
+    colour by budget,
     feasible points filled, warm-start configurations (portfolio, default) as squares, the others as circles, the
     returned configuration starred, and the size-accuracy Pareto front of the feasible results measured on every
     fold."""
@@ -98,7 +101,7 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
             for kind, marker, size in ((given, "s", 46), (~given, "o", 28)):
                 part = ok[mask & kind]
                 colours = plt.cm.viridis(norm(part["budget"])) if norm else None
-                axes.scatter(part[x], part["top3_accuracy"], s=size, marker=marker,
+                axes.scatter(part[x], part[run.metric], s=size, marker=marker,
                              facecolors=colours if filled else "none", edgecolors=colours, linewidths=1.2)
             axes.scatter([], [], s=28, facecolors="gray" if filled else "none", edgecolors="gray",
                          label="meets every constraint" if filled else "breaks a constraint")
@@ -106,17 +109,17 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
             axes.scatter([], [], s=46, marker="s", facecolors="none", edgecolors="black",
                          label="warm start (portfolio, default)")
         if run.best is not None:
-            axes.scatter([run.best["precision" if x == "precision" else "model_size"]], [run.best["top3_accuracy"]],
+            axes.scatter([run.best["precision" if x == "precision" else "model_size"]], [run.best[run.metric]],
                          marker="*", s=260, color="crimson", edgecolors="black", zorder=5, label="returned")
     left.axvline(run.min_precision, color="gray", linestyle="--", label=f"min precision {run.min_precision:.2f}")
     right.axvline(run.max_size, color="gray", linestyle=":", label=f"max size {short_number(run.max_size)}")
     front = ok[feasible & (ok["n_folds"] == ok["n_folds"].max())]  # only results measured on every fold
     if len(front):
-        index = pareto_front(front["model_size"].to_numpy(float), front["top3_accuracy"].to_numpy(float))
-        right.step(front["model_size"].to_numpy()[index], front["top3_accuracy"].to_numpy()[index], where="post",
+        index = pareto_front(front["model_size"].to_numpy(float), front[run.metric].to_numpy(float))
+        right.step(front["model_size"].to_numpy()[index], front[run.metric].to_numpy()[index], where="post",
                    color="black", linewidth=1, label="Pareto front (feasible, every fold)")
     right.set_xscale("log")
-    left.set(xlabel="validation precision (macro)", ylabel="validation top-3 accuracy")
+    left.set(xlabel="validation precision (macro)", ylabel=f"validation {run.metric_label}")
     right.set(xlabel="model size (parameters, log scale)")
     for axes in (left, right):
         axes.grid(alpha=0.3)

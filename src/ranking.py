@@ -7,14 +7,15 @@ from member import Member
 from status import Status
 
 
-def rank_key(result: Mapping[str, Any] | None, model_size: int, min_precision: float) -> tuple:
-    """Sort key, larger is better: feasible members by top-3 accuracy, then the others by precision,
-    failed ones last; ties go to the smaller, then the cheaper network."""
+def rank_key(result: Mapping[str, Any] | None, model_size: int, min_precision: float,
+             metric: str = "top3_accuracy") -> tuple:
+    """Sort key, larger is better: feasible members by the objective's accuracy (`metric`, a result key), then the
+    others by precision, failed ones last; ties go to the smaller, then the cheaper network."""
     if result is None or result.get("status") != Status.OK:
         return (0, 0.0, -model_size, 0.0)
     tie = (-model_size, -float(result.get("train_seconds", 0.0)))
     if result["precision"] >= min_precision:
-        return (2, float(result["top3_accuracy"]), *tie)
+        return (2, float(result[metric]), *tie)
     return (1, float(result["precision"]), *tie)
 
 
@@ -22,24 +23,25 @@ def is_feasible(result: Mapping[str, Any] | None, min_precision: float) -> bool:
     return rank_key(result, 0, min_precision)[0] == 2
 
 
-def rank_population(members: Iterable[Member], min_precision: float) -> list[Member]:
+def rank_population(members: Iterable[Member], min_precision: float, metric: str = "top3_accuracy") -> list[Member]:
     """Members best first: those whose last training succeeded, then those trained to a higher budget: a result
     after a few epochs on one fold is never weighed against a full evaluation as if they were alike (DEHB keeps
     one subpopulation per budget)."""
     def key(m: Member) -> tuple:
-        measured = rank_key(m.result, m.model_size, min_precision)
+        measured = rank_key(m.result, m.model_size, min_precision, metric)
         return measured[0] > 0, m.budget, measured
     return sorted(members, key=key, reverse=True)
 
 
-def positions(members: Sequence[Member], min_precision: float) -> list[int]:
+def positions(members: Sequence[Member], min_precision: float, metric: str = "top3_accuracy") -> list[int]:
     """Rank position of each member (0 = best), in the members' order: what tournaments compare."""
-    order = rank_population(members, min_precision)
+    order = rank_population(members, min_precision, metric)
     where = {id(m): i for i, m in enumerate(order)}
     return [where[id(m)] for m in members]
 
 
-def final_choice(members: Iterable[Member], min_precision: float, n_folds: int) -> tuple[Member | None, bool]:
+def final_choice(members: Iterable[Member], min_precision: float, n_folds: int,
+                 metric: str = "top3_accuracy") -> tuple[Member | None, bool]:
     """The configuration to return, among results measured on all n_folds folds (a cheap rung's result on fewer
     never is the answer): feasible first, then the highest budget reached, then the ranking. If none meets the
     precision constraint, the best by precision, with feasible=False."""
@@ -48,5 +50,5 @@ def final_choice(members: Iterable[Member], min_precision: float, n_folds: int) 
     if not evaluated:
         return None, False
     best = max(evaluated, key=lambda m: (is_feasible(m.result, min_precision), m.budget,
-                                         rank_key(m.result, m.model_size, min_precision)))
+                                         rank_key(m.result, m.model_size, min_precision, metric)))
     return best, is_feasible(best.result, min_precision)

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
+from metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
 from status import Status
 
 RUN_PREFIX = "automl_run_"  # automl_run_{info}.json: settings, every evaluation, the answer
@@ -54,6 +55,20 @@ class Run:
         return f"{self.optimizer} ({WARM_START_LABELS[self.warm_start]})"
 
     @property
+    def objective(self) -> str:
+        """What the search maximised (runs made before --objective: top-3 accuracy)."""
+        return self.settings.get("objective", DEFAULT_OBJECTIVE)
+
+    @property
+    def metric(self) -> str:
+        """The evaluations' column of the objective: top3_accuracy or top1_accuracy."""
+        return objective_key(self.objective)
+
+    @property
+    def metric_label(self) -> str:
+        return objective_label(self.objective)
+
+    @property
     def warm_start(self) -> str:
         """What the run trained first; runs made before the flag existed started from the portfolio."""
         return self.settings.get("warm_start", "portfolio")
@@ -72,7 +87,7 @@ class Run:
         high = ok[ok["budget"] == budgets[-1]].drop_duplicates("member", keep="last").set_index("member") if budgets \
             else ok
         both = low.index.intersection(high.index)
-        rho = spearmanr(low.loc[both, "top3_accuracy"], high.loc[both, "top3_accuracy"]).statistic \
+        rho = spearmanr(low.loc[both, self.metric], high.loc[both, self.metric]).statistic \
             if len(budgets) > 1 and len(both) >= 3 else float("nan")
         members = self.evaluations.drop_duplicates("member")
         return {"evaluations": len(self.evaluations), "budgets": budgets,
@@ -201,8 +216,9 @@ def load_run(path: Path) -> Run:
     if not record["evaluations"]:
         raise RunFileError(f"{path}: the run has no evaluations")
     evaluations = pd.DataFrame(record["evaluations"])
-    required = EVALUATION_KEYS + (("macs",) if record["settings"].get("constraint_max_macs") is not None else ())
-    missing = [key for key in required if key not in evaluations.columns]
+    required = (*EVALUATION_KEYS, objective_key(record["settings"].get("objective")),
+                *(("macs",) if record["settings"].get("constraint_max_macs") is not None else ()))
+    missing = list(dict.fromkeys(key for key in required if key not in evaluations.columns))
     if missing:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")
     evaluations["origin_kind"] = [origin_kind(entry.get("origin") or legacy_origin(entry))

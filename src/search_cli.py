@@ -20,6 +20,7 @@ from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_argument
 from EA import AsyncEvolution, RandomSearch, Start
 from job_runner import job_spec
 from member import answer_origin, default_origin, portfolio_origin
+from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
@@ -51,8 +52,8 @@ def positive_float(text: str) -> float:
 
 
 def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
-    parser = OneLineParser(prog=prog, description="Find the CNN with the highest top-3 accuracy within a "
-                                                  "size and a precision constraint, within a time budget.")
+    parser = OneLineParser(prog=prog, description="Find the CNN with the highest top-3 (or top-1) accuracy within "
+                                                  "a size and a precision constraint, within a time budget.")
     parser.add_argument("--constraint_max_model_size", type=parse_size, default=DEFAULT_MAX_SIZE,
                         help="largest network allowed, in parameters (2e7 or 20000000)")
     parser.add_argument("--constraint_min_precision", type=parse_fraction, default=DEFAULT_MIN_PRECISION,
@@ -74,6 +75,10 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
         parser.add_argument("--min_budget", type=positive_float, default=None,
                             help="epochs of the lowest rung; the rungs are --max_budget / eta^k down to it (default: "
                                  "--max_budget / eta^2, three rungs: 6, 17 and 50 epochs)")
+    parser.add_argument("--objective", choices=list(OBJECTIVES), default=DEFAULT_OBJECTIVE,
+                        help="the accuracy maximised among the configurations that meet the constraints: top3 (the "
+                             "true class among the three highest scores) or top1 (with few classes, the one that "
+                             "means something)")
     parser.add_argument("--warm_start", choices=WARM_STARTS, default="portfolio",
                         help="what the run trains before any random or bred configuration: portfolio (the proven "
                              "networks of search_space.PORTFOLIO, then the default configuration), default (only the "
@@ -143,8 +148,9 @@ class Search:
 
     def __init__(self, s: dict[str, Any], info: str, workers: int = 1):
         ensure_data(Path(s["data_dir"]))
-        train, _ = load_dataset(Path(s["data_dir"]))
-        self.warnings = class_warnings(train)
+        objective = s.get("objective", DEFAULT_OBJECTIVE)
+        train, _ = load_dataset(Path(s["data_dir"]), objective=objective)
+        self.warnings = class_warnings(train, objective)
         self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
         shape, classes = train.input_shape, train.num_classes
         self.max_size, self.max_macs = s["constraint_max_model_size"], s.get("constraint_max_macs")
@@ -159,17 +165,17 @@ class Search:
         self.optimizer = self._optimizer(s, shape, classes)
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
-        size_of = self.target.model_size
+        size_of, metric = self.target.model_size, objective_key(s.get("objective"))
         fit = self.policy.fitter(SPACE, shape, classes, self.max_size, self.max_macs)
         portfolio, initial = self._warm_start(s, fit)
         if s["algorithm"] == "random":
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
-                                None, portfolio + initial)
+                                None, portfolio + initial, metric)
         return AsyncEvolution(
             SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
             min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
             eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
-            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1))
+            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric)
 
     def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
         """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
@@ -202,11 +208,11 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
     files, n = runner.recorder.files, len(runner.recorder.evaluations)
     if best is None:
         return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
-    max_macs = s.get("constraint_max_macs")
+    max_macs, objective = s.get("constraint_max_macs"), s.get("objective")
     macs_limit = f"at most {max_macs:,} multiply-accumulates per image, " if max_macs is not None else ""
     return (f"{best['label'].capitalize()}: member {best['member']} ({answer_origin(best['origin'])}) reached "
-            f"cross-validated top-3 accuracy "
-            f"{best['top3_accuracy']:.4f} and precision {best['precision']:.4f} at {best['budget']} epochs, with "
+            f"cross-validated {objective_label(objective)} {best[objective_key(objective)]:.4f} and precision "
+            f"{best['precision']:.4f} at {best['budget']} epochs, with "
             f"{best['model_size']:,} parameters and {best['macs']:,} multiply-accumulates per image (limits: at most "
             f"{s['constraint_max_model_size']:,} parameters, {macs_limit}precision at least "
             f"{s['constraint_min_precision']}). {n} evaluations, "
@@ -218,9 +224,10 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
 def test_command(files: RunFiles, s: dict[str, Any]) -> str:
     """main.py on the answer as the search measured it: its epochs and data; results next to the run's files."""
     epochs = f" -e {s['max_budget']}" if s["max_budget"] != DEFAULT_EPOCHS else ""
+    objective = f" --objective {s['objective']}" if s.get("objective", DEFAULT_OBJECTIVE) != DEFAULT_OBJECTIVE else ""
     data = f" --data_dir {s['data_dir']}" if Path(s["data_dir"]) != DEFAULT_DATA_DIR else ""
     main_py = os.path.relpath(Path(__file__).with_name("main.py"))  # src/main.py, or main.py typed in src/
-    return f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{data} --output_dir {files.output_dir}"
+    return f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{objective}{data} --output_dir {files.output_dir}"
 
 
 def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from budget_policy import BudgetPolicy
 from EA import Job
 from member import Member
+from metrics import objective_key
 from ranking import final_choice, is_feasible
 from run_files import RunFiles
 from search_space import ORIGIN_KEY
@@ -34,6 +35,7 @@ REPEATS_TO_STOP = 3  # the same unexpected error this many times in a row stops 
 OUT_OF_MEMORY = "OutOfMemoryError"
 RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "fold_epochs", "train_seconds", "status",
                "message", "folds")
+LATER_KEYS = ("top1_accuracy",)  # recorded since --objective; the runs made before lack it
 
 
 class Optimizer(Protocol):
@@ -60,6 +62,11 @@ def unexpected_error(result: dict[str, Any]) -> str | None:
     return result["message"].split(":", 1)[0]
 
 
+def result_part(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What an evaluation's record keeps of its result (a run made before --objective has no top-1 accuracy)."""
+    return {**{k: result[k] for k in RESULT_KEYS}, **{k: result[k] for k in LATER_KEYS if k in result}}
+
+
 def population_of(optimizer: Optimizer) -> list[Member]:
     """The members the statistics describe: the EA's population, else every evaluated member."""
     population = getattr(optimizer, "population", None)
@@ -74,6 +81,7 @@ class RunRecorder:
                  macs_of: Callable[[Mapping[str, Any]], int], warnings: list[str] | None = None):
         self.files, self.settings, self.min_precision, self.n_folds = files, settings, min_precision, n_folds
         self.macs_of = macs_of
+        self.metric = objective_key(settings.get("objective"))  # what the search maximises
         self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
         self.events: list[dict[str, int]] = []  # with workers: every ask and every tell, in arrival order
@@ -98,30 +106,31 @@ class RunRecorder:
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
                  "rung": job.rung, "seconds_left": seconds_left, "epochs_this_call": epochs_this_call,
-                 "time": elapsed, **{k: result[k] for k in RESULT_KEYS}, "macs": self.macs_of(job.config),
+                 "time": elapsed, **result_part(result), "macs": self.macs_of(job.config),
                  **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
         if is_feasible(result, self.min_precision) and len(result["folds"]) >= self.n_folds:  # could be the answer
-            self.best_feasible = np.nanmax([self.best_feasible, result["top3_accuracy"]])
+            self.best_feasible = np.nanmax([self.best_feasible, result[self.metric]])
         self.rows.append(self._row(optimizer, elapsed))
         self.write(optimizer, final=False)
 
     def _row(self, optimizer: Optimizer, elapsed: float) -> dict[str, Any]:
         results = [m.result for m in population_of(optimizer) if m.result and m.result["status"] == Status.OK]
-        acc = [r["top3_accuracy"] for r in results] or [float("nan")]
+        acc = [r[self.metric] for r in results] or [float("nan")]
         prec = [r["precision"] for r in results] or [float("nan")]
         return {"step": len(self.rows), "time": elapsed, "evaluations": len(self.evaluations),
                 "epochs_trained": self.epochs_trained, "avg_acc": float(np.mean(acc)), "best_acc": max(acc),
                 "avg_prec": float(np.mean(prec)), "best_prec": max(prec), "best_feasible_acc": self.best_feasible}
 
     def best(self, optimizer: Optimizer) -> dict[str, Any] | None:
-        member, feasible = final_choice(optimizer.members.values(), self.min_precision, self.n_folds)
+        member, feasible = final_choice(optimizer.members.values(), self.min_precision, self.n_folds, self.metric)
         if member is None:
             return None
         return {"member": member.id, "origin": member.origin, "budget": member.budget,
                 "configuration": member.config,
                 "model_size": member.model_size, "macs": self.macs_of(member.config),
                 "top3_accuracy": member.result["top3_accuracy"],
+                **{key: member.result[key] for key in LATER_KEYS if key in member.result},
                 "precision": member.result["precision"], "constraints_met": feasible,
                 "label": "constraints met" if feasible else "constraints not met"}
 
@@ -197,7 +206,7 @@ class SearchRunner:
         """Tell the optimizer (and the files) a result recorded by the stopped run."""
         if job.checkpoint_in is not None and not job.checkpoint_in.exists():
             job.checkpoint_in = None
-        result = {k: entry[k] for k in RESULT_KEYS}
+        result = result_part(entry)
         if "worker" in entry:
             result["worker"] = entry["worker"]
         self.planned[job.id] = entry.get("seconds_left")  # recorded again as it was

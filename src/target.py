@@ -46,6 +46,7 @@ class TargetResult:
     fold_epochs: int = 0  # epochs trained in this call, summed over the folds: what the call cost
     folds: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
+    top1_accuracy: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -289,6 +290,7 @@ class Target:
             precision=float(np.mean([f["precision"] for f in folds])),
             model_size=size, epochs=epochs, train_seconds=time.perf_counter() - started,
             status=status, message=message, fold_epochs=fold_epochs, folds=folds, confusion=confusion,
+            top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])),
         )
 
     def _restore(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path) -> None:
@@ -331,7 +333,8 @@ class Target:
             if status in (Status.OK, Status.STOPPED):
                 metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)
                 confusion += metrics["confusion"]
-                folds.append({"top3_accuracy": metrics["top3_accuracy"], "precision": metrics["precision"]})
+                folds.append({key: metrics[key] for key in ("top3_accuracy", "precision", "top1_accuracy")})
             else:
-                folds.append({"top3_accuracy": chance_top3(self.num_classes), "precision": 0.0})
+                folds.append({"top3_accuracy": chance_top3(self.num_classes), "precision": 0.0,
+                              "top1_accuracy": 1 / self.num_classes})
         return folds, confusion.tolist()

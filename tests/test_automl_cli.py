@@ -145,3 +145,22 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     assert resumed["settings"]["warm_start"] == "none"
     assert resumed["settings"]["max_time"] == 30 and resumed["settings"]["resumes"] == [{"max_time": 45.0}]
     assert {e["origin"]["kind"] for e in resumed["evaluations"]} <= {"random", "child"}
+
+
+def test_objective_top1_is_searched_recorded_and_measured_on_three_classes(tmp_path):
+    data = make_image_folder(tmp_path / "data", n_classes=3, per_class=12)
+    out = tmp_path / "out"
+    done = automl("--max_time", "12", "--max_budget", "3", "--pop_size", "4", "--objective", "top1", "--data_dir",
+                  data, "--output_dir", out, "--quiet")
+    assert done.returncode in (0, 3), done.stderr
+    assert "top-3 accuracy is always 1.0" not in done.stderr  # the warning is for top-3 alone
+    record = json.loads(next(out.glob("automl_run_*.json")).read_text())
+    assert record["settings"]["objective"] == "top1" and record["warnings"] == []
+    assert f"cross-validated top-1 accuracy {record['best']['top1_accuracy']:.4f}" in done.stdout
+    assert all("top1_accuracy" in e for e in record["evaluations"])
+    assert "--objective top1" in done.stdout  # the main.py command it prints
+    measured = subprocess.run([sys.executable, "src/main.py", "-c", out / "opt_cfg.json", "-t", "-e", "1",
+                               "--objective", "top1", "--data_dir", data, "--output_dir", out], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert "test/: top-1 accuracy" in measured.stdout, measured.stderr
+    assert json.loads((out / "result_test.json").read_text())["objective"] == "top1"

@@ -4,7 +4,7 @@ import torch
 from torchvision.datasets import ImageFolder
 
 from conftest import make_image_folder
-from data import DataError, in_natural_order, load_dataset, load_split, natural_order
+from data import DataError, class_warnings, in_natural_order, load_dataset, load_split, natural_order
 
 
 def test_class_order_and_labels_match_torchvision(tmp_path):
@@ -53,3 +53,10 @@ def test_classes_are_shown_in_natural_order_while_indices_stay_imagefolders():
     shown, names = in_natural_order(confusion, classes)
     assert names[:3] == ["1", "2", "3"] and shown[1, 2] == confusion[classes.index("2"), classes.index("3")]
     assert natural_order(["b10", "a", "b9"]) == [1, 2, 0]  # a, b9, b10
+
+
+def test_with_three_classes_top3_warns_that_top1_is_the_meaningful_objective(tmp_path):
+    train, _ = load_dataset(make_image_folder(tmp_path / "three", n_classes=3))
+    (warning,) = class_warnings(train)
+    assert "top-3 accuracy is always 1.0" in warning and "--objective top1 is the meaningful choice" in warning
+    assert class_warnings(train, "top1") == []

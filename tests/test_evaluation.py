@@ -13,7 +13,7 @@ from evaluation import main as evaluation_main
 from plots import pareto_front, value_at
 from run_files import find_runs
 from holdout import candidate_from
-from holdout_report import comparison_pairs, majority_hits, mcnemar_table, summary_table
+from holdout_report import comparison_pairs, majority_hits, mcnemar_table, report, summary_table
 
 TINY = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 8,
         "batch_size": 8, "learning_rate_init": 0.01}
@@ -244,3 +244,15 @@ def test_a_run_says_where_its_answer_came_from_and_how_its_budgets_ranked(tmp_pa
     out = tmp_path / "figures"
     assert evaluation_main(["plots", str(folder), "--out", str(out)]) == 0
     assert is_png(out / "runs_candidates_run.png")
+
+
+def test_the_objective_top1_is_what_the_test_tables_report_and_compare():
+    results = results_table()
+    results["top1_hits"] = results["top3_hits"].str.replace("1", "0", n=1)  # each seed's first hit is a top-3 one only
+    results["top1_accuracy"] = results["top1_hits"].map(lambda hits: hits.count("1") / len(hits))
+    table = summary_table(results, "top1").set_index("configuration")
+    assert "test top-3" not in table and table.loc["a", "test top-1"] == "0.3500 ± 0.0707"
+    tests = mcnemar_table(results, "top1").set_index(["A", "B"])
+    assert tests.loc[("a", "b"), "top-1 A"] == 0.3 and tests.loc[("a", "b"), "only A hits"] == 3
+    assert "per-image top-1 hits" in report(results, 50, "top1")
+    assert summary_table(results_table(), "top1").loc[0, "test top-1"] == "n/a"  # a table measured before top-1

@@ -70,3 +70,11 @@ def test_an_abandoned_job_leaves_the_member_judged_by_its_earlier_results():
 def test_statuses_are_one_enum_written_as_plain_strings():
     assert Status("ok") is Status.OK and json.dumps({"status": Status.FAILED}) == '{"status": "failed"}'
     assert {s.value for s in Status} == {"ok", "diverged", "failed", "stopped", "abandoned", "crashed"}
+
+
+def test_the_objective_chooses_which_accuracy_ranks_the_feasible_members():
+    a, b = member(0, 0.9, 0.5), member(1, 0.8, 0.5)
+    a.results[50]["top1_accuracy"], b.results[50]["top1_accuracy"] = 0.4, 0.6
+    assert [m.id for m in rank_population([a, b], 0.39)] == [0, 1]
+    assert [m.id for m in rank_population([a, b], 0.39, "top1_accuracy")] == [1, 0]
+    assert final_choice([a, b], 0.39, 3, "top1_accuracy")[0] is b

@@ -198,3 +198,27 @@ def test_out_of_memory_or_different_errors_do_not_stop_the_run(tmp_path, errors)
     runner = runner_for(tmp_path, max_time=RESERVE_SECONDS + 1.0)
     runner.target = FailsWith(errors)
     assert runner.run() is False and len(runner.recorder.evaluations) > REPEATS_TO_STOP
+
+
+def test_the_objective_top1_changes_what_the_search_keeps_and_what_it_records(tmp_path):
+    """The fake target's top-1 prefers a higher learning rate than its top-3: the two objectives rank the same
+    evaluations differently, and the run records, traces and returns the one asked for."""
+    answers = {}
+    for objective in ("top3", "top1"):
+        files = RunFiles(tmp_path / objective, "run")
+        target = FakeTarget()
+        policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, 1000, 9)
+        metric = f"{objective}_accuracy"
+        ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9, eta=3,
+                            seed=5, checkpoint_dir=files.checkpoints, metric=metric)
+        recorder = RunRecorder(files, {**SETTINGS, "objective": objective}, 0.2, FakeTarget.n_folds, target.model_macs)
+        runner = SearchRunner(ea, target, recorder, policy, max_time=1000, quiet=True)
+        run_jobs(runner, 100, elapsed=1)
+        best = runner.finish(False)
+        full = [e for e in recorder.evaluations if len(e["folds"]) == 3]
+        assert best[metric] == max(e[metric] for e in full)
+        assert recorder.best_feasible == best[metric]
+        assert [m.id for m in ea.population] == [m.id for m in sorted(
+            ea.population, key=lambda m: (m.budget, m.result[metric]), reverse=True)]
+        answers[objective] = best["configuration"]["learning_rate_init"]
+    assert answers["top1"] > answers["top3"]
