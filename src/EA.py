@@ -18,7 +18,8 @@ from asha import Promotion, Rungs
 from fidelity import Fidelity
 from hyperband import max_bracket, rung_budgets
 from member import Member, random_origin
-from status import Status
+from model_size import architecture
+from status import Inherit, Status
 from ranking import positions, rank_key, rank_population
 from variation import crossover, mutate, sample, tournament
 
@@ -45,6 +46,7 @@ class Job:
     checkpoint_in: Path | None
     checkpoint_out: Path | None
     rung: int
+    inherit: Inherit | None = None  # checkpoint_in is a parent's: what the child takes from it
 
     @property
     def config(self) -> dict[str, Any]:
@@ -66,6 +68,7 @@ class _Optimizer:
         self.initial = deque(initial)
         self.n_jobs = 0
         self.stale: list[Path] = []
+        self.reading: dict[int, Path] = {}  # the checkpoint each asked job starts from, until it is told
 
     def _member(self, config: dict, origin: dict) -> Member:
         member = Member(id=len(self.members), config=config, model_size=self.size_of(config), origin=origin)
@@ -96,18 +99,32 @@ class _Optimizer:
         self.members[child.id] = child
         return child
 
-    def _job(self, member: Member, budget: int, rung: int) -> Job:
+    def _job(self, member: Member, budget: int, rung: int, parent: Member | None = None,
+             inherit: Inherit | None = None) -> Job:
+        """Train member to budget: from its own checkpoint when it has one, else from its parent's (`inherit`),
+        else from scratch."""
         out = None
         if self.checkpoint_dir is not None and budget < self.max_budget:
             out = self.checkpoint_dir / f"member_{member.id}_budget_{budget}.pt"
-        continued = self._continues(member, budget)
-        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), self._fold_epochs(member, budget),
-                  member.checkpoint if continued else None, out, rung)
+        if parent is None:
+            start = member.checkpoint if self._continues(member, budget) else None
+            fold_epochs = self._fold_epochs(member, budget)
+        else:
+            start = parent.checkpoint
+            fold_epochs = self.fidelity.fold_epochs(budget, *((parent.budget, parent.folds)
+                                                              if inherit == Inherit.CONTINUE else ()))
+        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), fold_epochs, start, out, rung, inherit)
+        if start is not None:
+            self.reading[job.id] = start
         self.n_jobs += 1
         return job
 
-    @staticmethod
-    def _continues(member: Member, budget: int) -> bool:
+    def _continues(self, member: Member, budget: int) -> bool:
+        """Whether member's job to budget continues its checkpoint. A member that inherited is trained from scratch
+        at max_budget, the only budget whose result may become the answer: the answer's figure is then what its
+        configuration reaches alone, as main.py -t retrains it, not a parent's training continued."""
+        if budget >= self.max_budget and member.origin.get("inherited"):
+            return False
         return member.checkpoint is not None and member.budget < budget
 
     def _fold_epochs(self, member: Member, budget: int) -> int:
@@ -117,6 +134,7 @@ class _Optimizer:
         return self.fidelity.fold_epochs(budget)
 
     def tell(self, job: Job, result: Mapping[str, Any]) -> None:
+        self.reading.pop(job.id, None)
         previous = job.member.checkpoint
         job.member.record(job.budget, dict(result), job.checkpoint_out)
         if previous is not None and previous != job.member.checkpoint:
@@ -129,8 +147,11 @@ class _Optimizer:
             member.checkpoint = None
 
     def obsolete_checkpoints(self) -> list[Path]:
-        """Checkpoints no job will continue from (the driver deletes them unless asked to keep them)."""
-        paths, self.stale = self.stale, []
+        """Checkpoints no member holds and no asked job still reads (the driver deletes them unless asked to keep
+        them): a parent's checkpoint outlives the parent's promotion while a child inheriting it trains."""
+        read = set(self.reading.values())
+        paths = [path for path in self.stale if path not in read]
+        self.stale = [path for path in self.stale if path in read]
         return paths
 
 
@@ -157,12 +178,13 @@ class AsyncEvolution(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, proven: Sequence[Start] = (), initial: Sequence[Start] = (),
-                 job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = "top3_accuracy"):
+                 job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = "top3_accuracy",
+                 inherit: bool = False):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial, metric)
         if num_children < 1:
             raise ValueError(f"num_children must be at least 1, got {num_children}")
         self.proven = deque(proven)
-        self.pop_size, self.num_children = pop_size, num_children
+        self.pop_size, self.num_children, self.inherit = pop_size, num_children, inherit
         self.job_seconds = job_seconds
         s_max = max_bracket(min_budget, max_budget, eta)
         self.rungs = Rungs(rung_budgets(s_max, self.max_budget, eta), eta)
@@ -189,7 +211,24 @@ class AsyncEvolution(_Optimizer):
         opening = min(self.pop_size, OPENING_MEMBERS)
         if self.initial or len(self.members) < opening or len(self.population) < 2:
             return self._job(self._started_member(), budgets[0], 0)
-        return self._job(self._bred_member(self._parents()), budgets[0], 0)
+        return self._child_job(self._bred_member(self._parents()))
+
+    def _child_job(self, child: Member) -> Job:
+        """A child's first job: from scratch at the lowest rung; with `inherit`, from the checkpoint of its first
+        parent (the tournament winner) where it has one: that training continued to the next rung below max_budget
+        when the child keeps the architecture (population-based training: exploit, then explore), else the tensors
+        that fit, at the lowest rung. The child's origin says what it inherited."""
+        budgets = self.rungs.budgets
+        parent = self.members[child.parents[0]]
+        if not self.inherit or parent.checkpoint is None:
+            return self._job(child, budgets[0], 0)
+        above = next(b for b in budgets if b > parent.budget)
+        if architecture(child.config) == architecture(parent.config) and above < self.max_budget:
+            budget, how = above, Inherit.CONTINUE
+        else:
+            budget, how = budgets[0], Inherit.TENSORS
+        child.origin["inherited"] = {"member": parent.id, "budget": parent.budget, "how": how.value}
+        return self._job(child, budget, budgets.index(budget), parent, how)
 
     def _parents(self) -> list[Member]:
         """The parents' pool: chosen anew from the population once num_children children were bred from it."""

@@ -15,6 +15,7 @@ import torch
 
 from data import DataError, load_dataset
 from prepare_data import DataPreparationError, ensure_data
+from status import Inherit
 from target import Target
 from utils import where_and_when
 
@@ -25,9 +26,11 @@ MALLOC_THRESHOLDS = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 64 * 2**20}
 
 def job_spec(config: dict, budget: int, folds: int, checkpoint_in: Path | None, checkpoint_out: Path | None,
              deadline: float, data_dir: str, seed: int, max_budget: int, device: str,
-             threads: int | None) -> dict[str, Any]:
-    """A job as plain data; `deadline` is wall-clock time (time.time()), the same on every host of a cluster."""
+             threads: int | None, inherit: Inherit | None = None) -> dict[str, Any]:
+    """A job as plain data; `deadline` is wall-clock time (time.time()), the same on every host of a cluster;
+    `inherit`: checkpoint_in is a parent's (status.Inherit)."""
     return {"config": dict(config), "budget": int(budget), "folds": int(folds),
+            "inherit": None if inherit is None else inherit.value,
             "checkpoint_in": None if checkpoint_in is None else str(checkpoint_in),
             "checkpoint_out": None if checkpoint_out is None else str(checkpoint_out), "deadline": deadline,
             "data_dir": data_dir, "seed": seed, "max_budget": max_budget, "device": device, "threads": threads}
@@ -80,7 +83,8 @@ def run_job(spec: dict[str, Any]) -> dict[str, Any]:
                                 "workers need the driver's --output_dir on a shared file system")
     checkpoint_out = None if spec["checkpoint_out"] is None else Path(spec["checkpoint_out"])
     result = target(spec["config"], spec["budget"], folds=spec["folds"], checkpoint_in=checkpoint_in,
-                    checkpoint_out=checkpoint_out, deadline=deadline).to_dict()
+                    checkpoint_out=checkpoint_out, deadline=deadline,
+                    inherit=None if spec.get("inherit") is None else Inherit(spec["inherit"])).to_dict()
     result.pop("confusion", None)
     result["worker"] = where_and_when(started)
     return result

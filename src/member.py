@@ -31,8 +31,17 @@ def origin_label(origin: dict[str, Any] | None) -> str:
     if kind == PORTFOLIO:
         return f"portfolio {origin['portfolio_member']}"
     if kind == CHILD:
-        return f"child of {' × '.join(map(str, origin['parents']))}, generation {origin['generation']}"
+        return (f"child of {' × '.join(map(str, origin['parents']))}, generation {origin['generation']}"
+                + inherited_label(origin.get("inherited")))
     return kind
+
+
+def inherited_label(inherited: dict[str, Any] | None) -> str:
+    """What a child started from: ', continuing 4 at 6 epochs' or ', with the tensors of 4 at 6 epochs'."""
+    if not inherited:
+        return ""
+    how = "continuing" if inherited["how"] == "continue" else "with the tensors of"
+    return f", {how} {inherited['member']} at {inherited['budget']} epochs"
 
 
 def answer_origin(origin: dict[str, Any] | None) -> str:

@@ -24,6 +24,13 @@ def branches(config: Mapping[str, Any]) -> int:
     return int(config["n_branches"])
 
 
+def architecture(config: Mapping[str, Any]) -> tuple:
+    """What fixes every tensor's shape: two configurations with the same architecture differ only in how they
+    train (learning rate, weight decay, dropout, batch size, augmentation, optimizer, schedule, …)."""
+    return (tuple(conv_widths(config)), int(config["kernel_size"]), bool(config["use_BN"]),
+            bool(config["global_avg_pooling"]), tuple(fc_widths(config)), branches(config))
+
+
 def features_after_conv(config: Mapping[str, Any], input_shape: tuple[int, int, int]) -> int:
     """Number of features entering the first Linear layer."""
     _, height, width = input_shape

@@ -70,6 +70,10 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
         parser.add_argument("--hyperband", type=parse_bool, default=True,
                             help="asynchronous successive halving over epochs; False: every member trained to "
                                  "--max_budget")
+        parser.add_argument("--inherit", type=parse_bool, default=False,
+                            help="a child starts from its first parent's checkpoint where it has one: the same "
+                                 "architecture continues that training to the next rung with the child's "
+                                 "hyperparameters, another one takes the tensors that fit")
         parser.add_argument("--eta", type=float, default=3.0,
                             help="successive halving promotes the top 1/eta of a rung to eta times its budget")
         parser.add_argument("--min_budget", type=positive_float, default=None,
@@ -175,7 +179,8 @@ class Search:
             SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
             min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
             eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
-            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric)
+            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric,
+            inherit=s.get("inherit", False))
 
     def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
         """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
@@ -242,7 +247,7 @@ def job_spec_of(setup: dict[str, Any]) -> Callable:
     """How the driver describes a job to a worker: plain data, absolute paths, the wall-clock deadline."""
     def spec_of(job, wall_deadline: float) -> dict:
         return job_spec(job.config, job.budget, job.folds, absolute(job.checkpoint_in),
-                        absolute(job.checkpoint_out), wall_deadline, **setup)
+                        absolute(job.checkpoint_out), wall_deadline, **setup, inherit=job.inherit)
     return spec_of
 
 

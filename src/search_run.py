@@ -238,7 +238,7 @@ class SearchRunner:
     def _run_job(self, job: Job, start: float, deadline: float) -> bool:
         started = time.time()
         result = self.target(job.config, job.budget, folds=job.folds, checkpoint_in=job.checkpoint_in,
-                             checkpoint_out=job.checkpoint_out, deadline=deadline).to_dict()
+                             checkpoint_out=job.checkpoint_out, deadline=deadline, inherit=job.inherit).to_dict()
         result["worker"] = where_and_when(started)
         if result["status"] == Status.STOPPED:
             log.info("deadline reached while training member %d to %d epochs", job.member.id, job.budget)

@@ -12,3 +12,10 @@ class Status(StrEnum):
     STOPPED = "stopped"  # cut off by the deadline: it measured nothing
     ABANDONED = "abandoned"  # stopped early as too slow to finish before the deadline: it measured nothing
     CRASHED = "crashed"  # its worker died (killed, out of memory): ranked worst, never continued
+
+
+class Inherit(StrEnum):
+    """What a child takes from its parent's checkpoint (nothing, by default)."""
+
+    CONTINUE = "continue"  # the same architecture: its training state, continued with the child's hyperparameters
+    TENSORS = "tensors"  # another architecture: the tensors whose name and shape fit; training starts at epoch 0

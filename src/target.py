@@ -20,7 +20,7 @@ from model_size import Work, branches, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from schedules import learning_rate
-from status import Status
+from status import Inherit, Status
 from utils import UsageError, atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,26 @@ class FoldRun:
         self.generator.set_state(state["generator"])
         self.rng_state, self.epoch = state["rng"], int(state["epoch"])
 
+    def continue_from(self, state: Mapping[str, Any], same_optimizer: bool) -> None:
+        """A parent's training state, continued under this run's hyperparameters (population-based training's
+        exploit, then explore): weights, epoch and random streams; the optimizer's moments only when it is the same
+        optimizer, with this configuration's weight decay (the learning rate is set at every step)."""
+        self.model.load_state_dict(state["model"])
+        if same_optimizer:
+            self.optimizer.load_state_dict(state["optimizer"])
+            for group in self.optimizer.param_groups:
+                group["weight_decay"] = float(self.config["weight_decay"])
+        self.generator.set_state(state["generator"])
+        self.rng_state, self.epoch = state["rng"], int(state["epoch"])
+
+    def take_fitting(self, model_state: Mapping[str, torch.Tensor]) -> list[str]:
+        """The parent's tensors whose name and shape fit this network (the others keep their initialisation);
+        returns the names taken."""
+        own = self.model.state_dict()
+        taken = [name for name, tensor in model_state.items() if name in own and own[name].shape == tensor.shape]
+        self.model.load_state_dict({**own, **{name: model_state[name] for name in taken}})
+        return taken
+
 
 class Target:
     """Trains configurations on one dataset: 3-fold CV on train/ (mode "cv") or train/ → test/ (mode "test")."""
@@ -261,16 +281,19 @@ class Target:
 
     def __call__(self, config: Mapping[str, Any], budget: int, *, folds: int | None = None,
                  checkpoint_in: Path | None = None, checkpoint_out: Path | None = None,
-                 deadline: float | None = None) -> TargetResult:
+                 deadline: float | None = None, inherit: Inherit | None = None) -> TargetResult:
         """Train `config` to `budget` epochs on the first `folds` folds (all by default), continuing from
-        checkpoint_in (whose folds continue; folds it lacks start afresh), and measure them; never raises."""
+        checkpoint_in (whose folds continue; folds it lacks start afresh), and measure them; never raises. With
+        `inherit`, checkpoint_in is a parent's, of another configuration (see Inherit)."""
         started = time.perf_counter()
         size = self.model_size(config)
         runs: list[FoldRun] = []
         before = 0
         try:
             runs = self.fold_runs(config, folds)
-            if checkpoint_in is not None:
+            if checkpoint_in is not None and inherit is not None:
+                self._inherit(runs, config, checkpoint_in, inherit)
+            elif checkpoint_in is not None:
                 self._restore(runs, config, checkpoint_in)
             before = sum(run.epoch for run in runs)
             status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
@@ -293,16 +316,31 @@ class Target:
             top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])),
         )
 
+    def _inherit(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path, inherit: Inherit) -> None:
+        """Each fold the parent's checkpoint holds gives its state to the same fold of this run."""
+        state = self._load(path, {"max_budget": self.max_budget, "mode": self.mode, "seed": self.seed})
+        same_optimizer = state["config"]["optimizer"] == config["optimizer"]
+        for run, fold_state in zip(runs, state["folds"]):
+            if inherit == Inherit.CONTINUE:
+                run.continue_from(fold_state, same_optimizer)
+            else:
+                run.take_fitting(fold_state["model"])
+
     def _restore(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
         expected = {"config": dict(config), "max_budget": self.max_budget, "mode": self.mode, "seed": self.seed}
-        for key, value in expected.items():
-            if state[key] != value:
-                raise ValueError(f"checkpoint {path}: {key} {state[key]!r} differs from {value!r}")
+        state = self._load(path, expected)
         if len(state["folds"]) > len(runs):
             raise ValueError(f"checkpoint {path} holds {len(state['folds'])} folds, more than the {len(runs)} asked for")
         for run, fold_state in zip(runs, state["folds"]):
             run.load_state_dict(fold_state)
+
+    def _load(self, path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
+        """A checkpoint of this target (same data mode, seed and budget), with the keys `expected` checked."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        for key, value in expected.items():
+            if state[key] != value:
+                raise ValueError(f"checkpoint {path}: {key} {state[key]!r} differs from {value!r}")
+        return state
 
     def _train(self, runs: list[FoldRun], budget: int, deadline: float | None) -> tuple[str, str]:
         """Train every fold to `budget`. A job whose last fold-epoch, times the fold-epochs still to go, would

@@ -34,10 +34,13 @@ class FakeTarget:
         """Reported, not measured, so that runs compared in tests rank ties the same way."""
         return max(self.seconds_per_epoch, 1e-3) * max(fold_epochs, 1)
 
-    def __call__(self, config, budget, *, folds=None, checkpoint_in=None, checkpoint_out=None, deadline=None):
+    def __call__(self, config, budget, *, folds=None, checkpoint_in=None, checkpoint_out=None, deadline=None,
+                 inherit=None):
         self.calls.append((config, budget, checkpoint_in))
         folds = folds or self.n_folds
         start_epoch, kept = json.loads(checkpoint_in.read_text()) if checkpoint_in is not None else (0, 0)
+        if inherit == "tensors":  # the parent's weights, but training starts at epoch 0
+            start_epoch, kept = 0, 0
         epoch, status = start_epoch, "ok"
         while epoch < budget:
             if deadline is not None and time.monotonic() >= deadline:

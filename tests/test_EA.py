@@ -8,7 +8,8 @@ import pytest
 from EA import OPENING_MEMBERS, AsyncEvolution, RandomSearch
 from fakes import CLASSES, SHAPE, FakeTarget
 from member import default_origin, portfolio_origin
-from model_size import count_parameters
+from model_size import architecture, count_parameters
+from status import Inherit
 from repair import repair
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 
@@ -190,3 +191,71 @@ def test_num_children_breeds_that_many_children_from_one_ranking_of_the_populati
     assert all(p < first for child in generation[:10] for p in child.parents)
     assert any(p >= first for child in generation[10:20] for p in child.parents)
     assert any(p >= steady[0].id for child in steady[:10] for p in child.parents)
+
+
+def first_jobs_of_children(jobs):
+    seen, firsts = set(), []
+    for job in jobs:
+        if job.member.origin["kind"] == "child" and job.member.id not in seen:
+            seen.add(job.member.id)
+            firsts.append(job)
+    return firsts
+
+
+def test_with_inherit_a_child_starts_from_its_first_parents_checkpoint(tmp_path):
+    """Same architecture: the parent's training continued to the next rung below max_budget (the child's first job
+    starts above 0 epochs); otherwise the parent's fitting tensors, at the lowest rung. The origin says which. At
+    max_budget, where a result may become the answer, an inheriting member trains from scratch on every fold."""
+    ea = make_ea(tmp_path, proven=[], initial=[], inherit=True, pop_size=50, max_budget=27)
+    parents_state = {}
+    jobs = []
+    for _ in range(60):
+        job = ea.ask()
+        if job.member.origin["kind"] == "child" and job.member.id not in parents_state:
+            parent = ea.members[job.member.parents[0]]
+            parents_state[job.member.id] = (parent.id, parent.budget, parent.folds, parent.checkpoint)
+        ea.tell(job, run(job))
+        jobs.append(job)
+    firsts = first_jobs_of_children(jobs)
+    kinds = {job.inherit for job in firsts}
+    assert {Inherit.CONTINUE, Inherit.TENSORS} <= kinds
+    for job in firsts:
+        parent_id, parent_budget, parent_folds, checkpoint = parents_state[job.member.id]
+        if job.inherit is None:
+            assert checkpoint is None and job.budget == 1 and job.checkpoint_in is None
+            assert "inherited" not in job.member.origin
+            continue
+        assert job.checkpoint_in == checkpoint is not None
+        assert job.member.origin["inherited"] == {"member": parent_id, "budget": parent_budget,
+                                                  "how": job.inherit.value}
+        same = architecture(job.config) == architecture(ea.members[parent_id].config)
+        if job.inherit == Inherit.CONTINUE:
+            assert same and job.budget == {1: 3, 3: 9}[parent_budget]  # the next rung, below max_budget (27)
+            assert job.fold_epochs == ea.fidelity.fold_epochs(job.budget, parent_budget, parent_folds)
+            assert job.member.results[job.budget]["epochs"] == job.budget  # continued from the parent's epoch
+        else:
+            assert (not same or parent_budget == 9) and job.budget == 1 and job.fold_epochs == 1
+    to_max = [job for job in jobs if job.budget == 27 and "inherited" in job.member.origin]
+    assert to_max and all(job.checkpoint_in is None and job.fold_epochs == 3 * 27 for job in to_max)  # from scratch
+
+
+def test_without_inherit_every_child_starts_from_scratch(tmp_path):
+    jobs = drive(make_ea(tmp_path, proven=[], initial=[]), 60)
+    assert all(job.inherit is None and job.checkpoint_in is None and job.budget == 1
+               for job in first_jobs_of_children(jobs))
+
+
+def test_a_checkpoint_a_child_inherits_is_kept_until_the_child_is_told(tmp_path):
+    ea = make_ea(tmp_path, proven=[], initial=[], inherit=True)
+    for _ in range(200):
+        job = ea.ask()
+        if job.inherit is not None:
+            break
+        ea.tell(job, run(job))
+    else:
+        pytest.fail("no child inherited")
+    parent = ea.members[job.member.parents[0]]
+    ea._retire(parent)  # the parent's checkpoint is no longer its own (promoted or retired) while the child reads it
+    assert job.checkpoint_in not in ea.obsolete_checkpoints()
+    ea.tell(job, run(job))
+    assert job.checkpoint_in in ea.obsolete_checkpoints()

@@ -18,13 +18,13 @@ from test_EA import fit_into, size_of
 SETTINGS = {"algorithm": "ea", "seed": 5}
 
 
-def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hyperband=True):
+def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hyperband=True, inherit=False):
     files = RunFiles(tmp_path, info)
     target = FakeTarget(seconds_per_epoch)
     policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, max_time, 9)
     ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
                         max_budget=9, eta=3, seed=seed, checkpoint_dir=files.checkpoints,
-                        job_seconds=policy.job_seconds)
+                        job_seconds=policy.job_seconds, inherit=inherit)
     recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds, target.model_macs)
     return SearchRunner(ea, target, recorder, policy, max_time=max_time, quiet=True)
 
@@ -119,26 +119,28 @@ def test_output_files_parse_and_hold_every_evaluation(tmp_path):
     assert not files.checkpoints.exists()
 
 
-def test_resume_continues_where_the_run_stopped(tmp_path):
-    first = runner_for(tmp_path, max_time=1e9)
-    stopped_after = 20
+@pytest.mark.parametrize("inherit", [False, True])
+def test_resume_continues_where_the_run_stopped(tmp_path, inherit):
+    first = runner_for(tmp_path, max_time=1e9, inherit=inherit)
+    stopped_after = 40 if inherit else 20
     for _ in range(stopped_after):
         first._run_job(first.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
     first.finish(interrupted=True)
     record = json.loads(first.recorder.files.run_json.read_text())
     assert len(record["evaluations"]) == stopped_after and record["interrupted"]
+    assert inherit == any("inherited" in e["origin"] for e in record["evaluations"])  # the record says who inherited
 
-    resumed = runner_for(tmp_path, max_time=1e9)
+    resumed = runner_for(tmp_path, max_time=1e9, inherit=inherit)
     resumed.replay(record["evaluations"])
     assert len(resumed.recorder.evaluations) == stopped_after
     next_job = resumed.optimizer.ask()
 
-    straight = runner_for(tmp_path / "straight", max_time=1e9)
+    straight = runner_for(tmp_path / "straight", max_time=1e9, inherit=inherit)
     for _ in range(stopped_after):
         straight._run_job(straight.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
     expected = straight.optimizer.ask()
-    assert (next_job.member.id, next_job.budget, next_job.config) == (expected.member.id, expected.budget,
-                                                                     expected.config)
+    assert (next_job.member.id, next_job.budget, next_job.config, next_job.inherit, next_job.member.origin) == (
+        expected.member.id, expected.budget, expected.config, expected.inherit, expected.member.origin)
     if next_job.checkpoint_in is not None:
         assert next_job.checkpoint_in.exists()
 

@@ -1,4 +1,5 @@
 import copy
+import json
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from cnn import branch_logits, build_cnn
 from data import load_dataset
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
+from status import Inherit
 from target import FoldRun, Target, branch_loss, cv_splits, memory_format_for
 
 SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
@@ -218,3 +220,55 @@ def test_short_run_on_real_data_learns(real_data):
     result = Target(train, seed=1, max_budget=5, device="cpu")(config, 5)
     assert result.status == "ok"
     assert result.top3_accuracy > 2 * 3 / 17
+
+
+def test_a_child_of_the_same_architecture_continues_its_parents_training_with_its_own_hyperparameters(tiny_train,
+                                                                                                         tmp_path):
+    """Inherit.CONTINUE: the parent's weights and epoch, then the child's learning rate, weight decay and dropout;
+    with the same hyperparameters it is exactly the parent's training continued."""
+    target = Target(tiny_train, seed=3, max_budget=6, device="cpu")
+    parent = load_config({**SMALL, "optimizer": "adamw"})
+    target(parent, 2, folds=1, checkpoint_out=tmp_path / "parent.pt")
+    same = target(parent, 4, folds=1, checkpoint_in=tmp_path / "parent.pt", inherit=Inherit.CONTINUE,
+                  checkpoint_out=tmp_path / "same.pt")
+    continued = target(parent, 4, folds=1, checkpoint_in=tmp_path / "parent.pt", checkpoint_out=tmp_path / "own.pt")
+    assert same.epochs == 4 and same.fold_epochs == 2 and same.top3_accuracy == continued.top3_accuracy
+    child = {**parent, "learning_rate_init": 1e-9, "weight_decay": 0.0, "dropout_rate": 0.3}  # 1e-9: below the space
+    frozen = target(child, 3, folds=1, checkpoint_in=tmp_path / "parent.pt", inherit=Inherit.CONTINUE,
+                    checkpoint_out=tmp_path / "child.pt")
+    assert frozen.status == "ok" and frozen.epochs == 3 and frozen.fold_epochs == 1
+    before = torch.load(tmp_path / "parent.pt", weights_only=False)["folds"][0]["model"]
+    after = torch.load(tmp_path / "child.pt", weights_only=False)["folds"][0]
+    assert after["optimizer"]["param_groups"][0]["weight_decay"] == 0.0  # the child's, not the parent's 0.01
+    for name, tensor in before.items():  # a learning rate of 1e-9 leaves the inherited weights as they were
+        torch.testing.assert_close(after["model"][name].float(), tensor.float(), atol=1e-6, rtol=0)
+
+
+def test_a_child_of_another_architecture_takes_the_tensors_that_fit_and_no_others(tiny_train, tmp_path):
+    target = Target(tiny_train, seed=3, max_budget=6, device="cpu")
+    target(load_config(SMALL), 2, folds=1, checkpoint_out=tmp_path / "parent.pt")
+    parent = torch.load(tmp_path / "parent.pt", weights_only=False)["folds"][0]["model"]
+    child_config = load_config({**SMALL, "n_channels_fc_0": 24})  # the conv layers fit, the FC layers do not
+    (run,) = target.fold_runs(child_config, folds=1)
+    fresh = {name: tensor.clone() for name, tensor in run.model.state_dict().items()}
+    taken = run.take_fitting(parent)
+    assert set(taken) == {name for name in parent if parent[name].shape == fresh[name].shape}
+    assert {"0.weight", "3.weight"} <= set(taken) and "8.weight" not in taken  # the convolutions fit, the FC not
+    for name, tensor in run.model.state_dict().items():
+        torch.testing.assert_close(tensor, parent[name] if name in taken else fresh[name])
+    result = target(child_config, 2, folds=1, checkpoint_in=tmp_path / "parent.pt", inherit=Inherit.TENSORS)
+    assert result.status == "ok" and result.fold_epochs == 2  # trained from epoch 0
+
+
+def test_a_worker_job_carries_what_the_child_inherits(tiny_data, tmp_path):
+    """The plain-data job a Dask worker runs: its inheritance survives the trip (the same as in one process)."""
+    from job_runner import job_spec, run_job
+
+    parent, child = load_config(SMALL), load_config({**SMALL, "learning_rate_init": 0.001})
+    common = {"deadline": time.time() + 120, "data_dir": str(tiny_data), "seed": 3, "max_budget": 6,
+              "device": "cpu", "threads": None}
+    run_job(job_spec(parent, 2, 1, None, tmp_path / "parent.pt", **common))
+    spec = job_spec(child, 4, 1, tmp_path / "parent.pt", tmp_path / "child.pt", **common, inherit=Inherit.CONTINUE)
+    assert json.loads(json.dumps(spec)) == spec and spec["inherit"] == "continue"
+    result = run_job(spec)
+    assert result["status"] == "ok" and result["epochs"] == 4 and result["fold_epochs"] == 2
