@@ -36,6 +36,7 @@ from run_files import find_runs  # noqa: E402
 METHODS = {
     "ea_hyperband": ["src/AutoML.py", "--hyperband", "True"],
     "ea_hyperband_10_children": ["src/AutoML.py", "--hyperband", "True", "--num_children", "10"],
+    "ea_hyperband_inherit": ["src/AutoML.py", "--hyperband", "True", "--inherit", "True"],
     "ea_plain": ["src/AutoML.py", "--hyperband", "False"],
     "random_search": ["src/AutoML_random_search.py"],
 }

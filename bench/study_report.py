@@ -196,7 +196,8 @@ def comparison_section(comparison: Path, prefix: str) -> str:
     runs = find_runs(folders)
     seeds = sorted({r.seed for r in runs})
     made = {(f.parent.name, f.name) for f in comparison.glob("*/*_seed*") if list(f.glob("automl_run_*.json"))}
-    missing = sorted({(warm, method) for warm in WARM_STARTS for method in METHODS for seed in seeds
+    methods = {name.rsplit("_seed", 1)[0] for _, name in made} & set(METHODS)  # those this comparison runs
+    missing = sorted({(warm, method) for warm in WARM_STARTS for method in methods for seed in seeds
                       if (warm, f"{method}_seed{seed}") not in made})
     text = (f"## {', '.join(sorted({r.optimizer for r in runs}))} at ({short_number(runs[0].max_size)}, "
             f"{runs[0].min_precision}): {runs[0].settings['max_time']:.0f} s, seeds {seeds}, from the same starting "
