@@ -47,7 +47,8 @@ class Run:
             return "random search"
         name = "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
         children = self.settings.get("num_children", 1)  # runs made before the flag bred one child per ranking
-        return name if children == 1 else f"{name}, {children} children per ranking"
+        name = name if children == 1 else f"{name}, {children} children per ranking"
+        return f"{name}, children inherit" if self.settings.get("inherit") else name
 
     @property
     def label(self) -> str:
