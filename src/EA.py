@@ -20,6 +20,7 @@ from hyperband import max_bracket, rung_budgets
 from member import Member, random_origin
 from model_size import architecture
 from status import Inherit, Status
+from surrogate import Surrogate
 from ranking import positions, rank_key, rank_population
 from variation import crossover, mutate, sample, tournament
 
@@ -81,11 +82,24 @@ class _Optimizer:
             return self._member(*self.initial.popleft())
         return self._member(self.fit(sample(self.space, self.rng), self.rng), random_origin())
 
-    def _bred_member(self, pool: list[Member]) -> Member:
+    def _bred_member(self, pool: list[Member], candidates: int = 1, surrogate: Surrogate | None = None) -> Member:
         """A child of tournament winners from pool: crossover (sometimes), then mutation, repaired into the
-        constraints; a configuration already tried is bred again, a few times at most."""
+        constraints; a configuration already tried is bred again, a few times at most. With a surrogate and
+        several candidates, the one it predicts best."""
         ranks = positions(pool, self.min_precision, self.metric)
         seen = {tuple(sorted(m.config.items())) for m in self.members.values()}
+        bred = []
+        for _ in range(candidates):
+            config, parents = self._bred_config(pool, ranks, seen)
+            seen.add(tuple(sorted(config.items())))
+            bred.append((config, parents))
+        chosen = surrogate.best([config for config, _ in bred]) if len(bred) > 1 else 0
+        config, parents = bred[chosen]
+        child = Member.child(len(self.members), config, self.size_of(config), parents)
+        self.members[child.id] = child
+        return child
+
+    def _bred_config(self, pool: list[Member], ranks: list[int], seen: set) -> tuple[dict, list[Member]]:
         for _ in range(MAX_DUPLICATE_TRIES):
             parents = [pool[tournament(ranks, self.rng)]]
             config = parents[0].config
@@ -95,9 +109,7 @@ class _Optimizer:
             config = self.fit(mutate(config, self.space, self.rng), self.rng)
             if tuple(sorted(config.items())) not in seen:
                 break
-        child = Member.child(len(self.members), config, self.size_of(config), parents)
-        self.members[child.id] = child
-        return child
+        return config, parents
 
     def _job(self, member: Member, budget: int, rung: int, parent: Member | None = None,
              inherit: Inherit | None = None) -> Job:
@@ -179,12 +191,14 @@ class AsyncEvolution(_Optimizer):
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, proven: Sequence[Start] = (), initial: Sequence[Start] = (),
                  job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = "top3_accuracy",
-                 inherit: bool = False):
+                 inherit: bool = False, candidates: int = 1):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial, metric)
         if num_children < 1:
             raise ValueError(f"num_children must be at least 1, got {num_children}")
         self.proven = deque(proven)
         self.pop_size, self.num_children, self.inherit = pop_size, num_children, inherit
+        self.candidates = candidates
+        self.surrogate = Surrogate(space, min_precision, metric, seed) if candidates > 1 else None
         self.job_seconds = job_seconds
         s_max = max_bracket(min_budget, max_budget, eta)
         self.rungs = Rungs(rung_budgets(s_max, self.max_budget, eta), eta)
@@ -211,7 +225,15 @@ class AsyncEvolution(_Optimizer):
         opening = min(self.pop_size, OPENING_MEMBERS)
         if self.initial or len(self.members) < opening or len(self.population) < 2:
             return self._job(self._started_member(), budgets[0], 0)
-        return self._child_job(self._bred_member(self._parents()))
+        return self._child_job(self._bred_member(self._parents(), *self._surrogate_choice()))
+
+    def _surrogate_choice(self) -> tuple[int, Surrogate | None]:
+        """How many candidate children to breed for one slot, and the model that picks one: `candidates` once the
+        surrogate has enough results to be trusted, else one."""
+        if self.surrogate is None:
+            return 1, None
+        results = [(m.config, budget, result) for m in self.members.values() for budget, result in m.results.items()]
+        return (self.candidates, self.surrogate) if self.surrogate.fit(results) else (1, None)
 
     def _child_job(self, child: Member) -> Job:
         """A child's first job: from scratch at the lowest rung; with `inherit`, from the checkpoint of its first

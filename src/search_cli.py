@@ -74,6 +74,9 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
                             help="a child starts from its first parent's checkpoint where it has one: the same "
                                  "architecture continues that training to the next rung with the child's "
                                  "hyperparameters, another one takes the tensors that fit")
+        parser.add_argument("--candidates", type=positive_int, default=1,
+                            help="children bred for each new member; above 1, a surrogate (extra trees fitted to "
+                                 "every result so far, the budget a feature) trains only the one it predicts best")
         parser.add_argument("--eta", type=float, default=3.0,
                             help="successive halving promotes the top 1/eta of a rung to eta times its budget")
         parser.add_argument("--min_budget", type=positive_float, default=None,
@@ -180,7 +183,7 @@ class Search:
             min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
             eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
             job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric,
-            inherit=s.get("inherit", False))
+            inherit=s.get("inherit", False), candidates=s.get("candidates", 1))
 
     def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
         """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
