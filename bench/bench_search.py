@@ -37,6 +37,7 @@ METHODS = {
     "ea_hyperband": ["src/AutoML.py", "--hyperband", "True"],
     "ea_hyperband_10_children": ["src/AutoML.py", "--hyperband", "True", "--num_children", "10"],
     "ea_hyperband_inherit": ["src/AutoML.py", "--hyperband", "True", "--inherit", "True"],
+    "ea_hyperband_8_candidates": ["src/AutoML.py", "--hyperband", "True", "--candidates", "8"],
     "ea_plain": ["src/AutoML.py", "--hyperband", "False"],
     "random_search": ["src/AutoML_random_search.py"],
 }
