@@ -55,6 +55,7 @@ def run_one(warm_start: str, method: str, seed: int, args: argparse.Namespace) -
               "--seed", str(seed), "--warm_start", warm_start, "--output_dir", str(out), "--quiet", *threads, *data]
     subprocess.run(search, cwd=REPO, check=False)
     if not (out / "opt_cfg.json").exists():
+        out.mkdir(parents=True, exist_ok=True)  # a search that stopped at once (bad input) made no folder
         (out / "no_result.txt").write_text("the search returned no configuration\n")
         return out
     test = [sys.executable, "src/main.py", "-c", str(out / "opt_cfg.json"), "-t", "-e", "50", "--seed", str(seed),

