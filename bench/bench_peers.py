@@ -63,8 +63,9 @@ class Evaluator:
 
     def __call__(self, raw: dict[str, Any], budget: int) -> dict[str, Any]:
         config = repair(load_config(raw), SPACE, self.shape, self.classes, self.max_size, None, self.rng)
-        result = self.target(config, int(round(budget)), deadline=self.deadline).to_dict()
-        record = {"time": time.monotonic() - self.start, "budget": int(round(budget)), "configuration": config,
+        epochs = max(1, int(round(budget)))  # DEHB's fidelities are real numbers: 50/9, 50/3, 50
+        result = self.target(config, epochs, deadline=self.deadline).to_dict()
+        record = {"time": time.monotonic() - self.start, "budget": epochs, "configuration": config,
                   **{key: result[key] for key in ("status", "top3_accuracy", "top1_accuracy", "precision",
                                                   "model_size", "train_seconds")}}
         record["feasible"] = record["status"] == "ok" and record["precision"] >= self.min_precision
@@ -121,12 +122,12 @@ def run_tpe(evaluate: Evaluator, args: argparse.Namespace, seed: int, out: Path)
 
     def objective(trial) -> float:
         record = evaluate(suggest(trial), args.max_budget)
-        trial.set_user_attr("constraint", [args.min_precision - record["precision"]] if record["status"] == "ok"
-                            else [1.0])
-        return record[evaluate.metric] if record["status"] == "ok" else 0.0
+        ok = record["status"] == "ok"
+        trial.set_constraint("precision", args.min_precision - record["precision"] if ok else 1.0)  # > 0: infeasible
+        return record[evaluate.metric] if ok else 0.0
 
-    sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=lambda trial: trial.user_attrs["constraint"])
-    study = optuna.create_study(direction="maximize", sampler=sampler)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, timeout=max(evaluate.time_left(), 0.0))
 
 
