@@ -48,7 +48,9 @@ class Run:
         name = "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
         children = self.settings.get("num_children", 1)  # runs made before the flag bred one child per ranking
         name = name if children == 1 else f"{name}, {children} children per ranking"
-        return f"{name}, children inherit" if self.settings.get("inherit") else name
+        name = f"{name}, children inherit" if self.settings.get("inherit") else name
+        candidates = self.settings.get("candidates", 1)
+        return name if candidates == 1 else f"{name}, {candidates} candidates per child"
 
     @property
     def label(self) -> str:

@@ -82,8 +82,8 @@ def test_optimizer_is_read_from_the_settings_not_the_name(tmp_path):
     (run,) = find_runs([folder])
     assert run.optimizer == "random search" and run.name == "ea_hyperband_seed0"
     (ea,) = find_runs([write_run(tmp_path / "variant")])
-    ea.settings.update(num_children=10, inherit=True)  # its variants are told apart in every table and figure
-    assert ea.optimizer == "EA with Hyperband, 10 children per ranking, children inherit"
+    ea.settings.update(num_children=10, inherit=True, candidates=8)  # variants told apart in tables and figures
+    assert ea.optimizer == "EA with Hyperband, 10 children per ranking, children inherit, 8 candidates per child"
 
 
 def test_a_macs_limit_is_a_constraint_of_the_run_its_figures_and_its_candidate(tmp_path):
