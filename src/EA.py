@@ -18,6 +18,7 @@ from asha import Promotion, Rungs
 from fidelity import Fidelity
 from hyperband import max_bracket, rung_budgets
 from member import Member, random_origin
+from metrics import DEFAULT_METRIC
 from model_size import architecture
 from status import Inherit, Status
 from surrogate import Surrogate
@@ -59,7 +60,7 @@ class _Optimizer:
 
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float,
                  max_budget: int, seed: int, checkpoint_dir: Path | None, initial: Sequence[Start] = (),
-                 metric: str = "top3_accuracy"):
+                 metric: str = DEFAULT_METRIC):
         self.space, self.fit, self.size_of, self.metric = space, fit, size_of, metric
         self.min_precision, self.max_budget = min_precision, int(max_budget)
         self.fidelity = Fidelity(self.max_budget)
@@ -190,7 +191,7 @@ class AsyncEvolution(_Optimizer):
     def __init__(self, space: ConfigurationSpace, fit: Fit, size_of: SizeOf, min_precision: float, *,
                  pop_size: int = 50, min_budget: float = 1, max_budget: int = 50, eta: float = 3, seed: int = 0,
                  checkpoint_dir: Path | None = None, proven: Sequence[Start] = (), initial: Sequence[Start] = (),
-                 job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = "top3_accuracy",
+                 job_seconds: JobSeconds | None = None, num_children: int = 1, metric: str = DEFAULT_METRIC,
                  inherit: bool = False, candidates: int = 1):
         super().__init__(space, fit, size_of, min_precision, max_budget, seed, checkpoint_dir, initial, metric)
         if num_children < 1:

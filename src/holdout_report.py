@@ -6,7 +6,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
+from metrics import DEFAULT_OBJECTIVE, objective_k, objective_key, objective_label
 from significance import mcnemar
 from status import Status
 
@@ -132,13 +132,12 @@ def report(results: pd.DataFrame, epochs: int, objective: str = DEFAULT_OBJECTIV
     """The Markdown tables of test_results.csv: configurations, then McNemar's tests, on the objective's hits."""
     summary = summary_table(results, objective).drop(columns="mean_accuracy")
     tests = mcnemar_table(results, objective)
-    k = objective[3:]
     if not tests.empty:
         tests["statistic"] = tests["statistic"].map(lambda value: f"{value:.3f}")
         tests["p-value"] = tests["p-value"].map(lambda value: f"{value:.3g}")
     return (f"Each configuration trained {epochs} epochs on all of train/ per seed and measured on test/ "
             "(mean ± sd over seeds).\n\n" + markdown(summary) +
             f"\nMcNemar's test on the per-image {short_label(objective)} hits (an image counts as hit when its "
-            f"class is in the top {k} in "
+            f"class is in the top {objective_k(objective)} in "
             "more than half of the seeds); exact binomial below 25 discordant images, else χ² with continuity "
             "correction; two-sided.\n\n" + markdown(tests))

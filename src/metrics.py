@@ -7,6 +7,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, t
 TOP_K = 3
 OBJECTIVES = {"top3": "top3_accuracy", "top1": "top1_accuracy"}  # --objective: the accuracy a search maximises
 DEFAULT_OBJECTIVE = "top3"
+DEFAULT_METRIC = OBJECTIVES[DEFAULT_OBJECTIVE]  # the result key ranked by when no objective is given
 
 
 def objective_key(objective: str | None) -> str:
@@ -14,9 +15,14 @@ def objective_key(objective: str | None) -> str:
     return OBJECTIVES[objective or DEFAULT_OBJECTIVE]
 
 
+def objective_k(objective: str | None) -> int:
+    """The k of an objective's top-k accuracy."""
+    return int((objective or DEFAULT_OBJECTIVE).removeprefix("top"))
+
+
 def objective_label(objective: str | None) -> str:
     """'top-3 accuracy' or 'top-1 accuracy', for summaries, tables and axes."""
-    return f"top-{(objective or DEFAULT_OBJECTIVE)[3:]} accuracy"
+    return f"top-{objective_k(objective)} accuracy"
 
 
 def chance_top3(num_classes: int) -> float:

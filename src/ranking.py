@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from member import Member
+from metrics import DEFAULT_METRIC
 from status import Status
 
 
 def rank_key(result: Mapping[str, Any] | None, model_size: int, min_precision: float,
-             metric: str = "top3_accuracy") -> tuple:
+             metric: str = DEFAULT_METRIC) -> tuple:
     """Sort key, larger is better: feasible members by the objective's accuracy (`metric`, a result key), then the
     others by precision, failed ones last; ties go to the smaller, then the cheaper network."""
     if result is None or result.get("status") != Status.OK:
@@ -23,7 +24,7 @@ def is_feasible(result: Mapping[str, Any] | None, min_precision: float) -> bool:
     return rank_key(result, 0, min_precision)[0] == 2
 
 
-def rank_population(members: Iterable[Member], min_precision: float, metric: str = "top3_accuracy") -> list[Member]:
+def rank_population(members: Iterable[Member], min_precision: float, metric: str = DEFAULT_METRIC) -> list[Member]:
     """Members best first: those whose last training succeeded, then those trained to a higher budget: a result
     after a few epochs on one fold is never weighed against a full evaluation as if they were alike (DEHB keeps
     one subpopulation per budget)."""
@@ -33,7 +34,7 @@ def rank_population(members: Iterable[Member], min_precision: float, metric: str
     return sorted(members, key=key, reverse=True)
 
 
-def positions(members: Sequence[Member], min_precision: float, metric: str = "top3_accuracy") -> list[int]:
+def positions(members: Sequence[Member], min_precision: float, metric: str = DEFAULT_METRIC) -> list[int]:
     """Rank position of each member (0 = best), in the members' order: what tournaments compare."""
     order = rank_population(members, min_precision, metric)
     where = {id(m): i for i, m in enumerate(order)}
@@ -41,7 +42,7 @@ def positions(members: Sequence[Member], min_precision: float, metric: str = "to
 
 
 def final_choice(members: Iterable[Member], min_precision: float, n_folds: int,
-                 metric: str = "top3_accuracy") -> tuple[Member | None, bool]:
+                 metric: str = DEFAULT_METRIC) -> tuple[Member | None, bool]:
     """The configuration to return, among results measured on all n_folds folds (a cheap rung's result on fewer
     never is the answer): feasible first, then the highest budget reached, then the ranking. If none meets the
     precision constraint, the best by precision, with feasible=False."""

@@ -45,12 +45,13 @@ class Run:
     def optimizer(self) -> str:
         if self.settings.get("algorithm") == "random":
             return "random search"
-        name = "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
-        children = self.settings.get("num_children", 1)  # runs made before the flag bred one child per ranking
-        name = name if children == 1 else f"{name}, {children} children per ranking"
-        name = f"{name}, children inherit" if self.settings.get("inherit") else name
+        children = self.settings.get("num_children", 1)  # runs made before a flag had its default
         candidates = self.settings.get("candidates", 1)
-        return name if candidates == 1 else f"{name}, {candidates} candidates per child"
+        variants = [f"{children} children per ranking" if children != 1 else "",
+                    "children inherit" if self.settings.get("inherit") else "",
+                    f"{candidates} candidates per child" if candidates != 1 else ""]
+        name = "EA with Hyperband" if self.settings.get("hyperband", True) else "plain EA"
+        return ", ".join([name, *filter(None, variants)])
 
     @property
     def label(self) -> str:

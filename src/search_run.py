@@ -129,8 +129,7 @@ class RunRecorder:
         return {"member": member.id, "origin": member.origin, "budget": member.budget,
                 "configuration": member.config,
                 "model_size": member.model_size, "macs": self.macs_of(member.config),
-                "top3_accuracy": member.result["top3_accuracy"],
-                **{key: member.result[key] for key in LATER_KEYS if key in member.result},
+                **{key: member.result[key] for key in ("top3_accuracy", *LATER_KEYS) if key in member.result},
                 "precision": member.result["precision"], "constraints_met": feasible,
                 "label": "constraints met" if feasible else "constraints not met"}
 
