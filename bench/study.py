@@ -41,6 +41,7 @@ EPOCHS = 50  # of each answer's training on all of train/ before it is measured 
 COMPARISON = REPO / "runs_precision" / "bench_search"  # EA with Hyperband, plain EA, random search: 600 s, 3 seeds
 WARM_STARTS = ("portfolio", "none")  # the comparison's folders: every optimizer from the same starting points
 FAMILIES = {"precision": REPO / "runs_precision" / "study", "size": REPO / "runs_params" / "study"}
+PEERS = REPO / "runs_precision" / "bench_peers"  # bench/bench_peers.py: DEHB and Optuna's TPE, 600 s, 3 seeds
 COMPARISONS = {"precision": COMPARISON, "size": REPO / "runs_params" / "bench_search"}  # bench/bench_search.py runs
 FIGURES = REPO / "figures"
 DATASETS = REPO / "runs_datasets"  # bench/bench_search.py --data_dir bench/data/NAME --objective top1, 300 s
@@ -134,7 +135,8 @@ def test_command(folders: list[Path], out: Path, seeds: int, threads: int | None
 
 def comparison_tests(seeds: int, threads: int | None) -> list[tuple[list[str], Path]]:
     """The comparison's answers on test/, one table per warm start (the answers of one warm start are compared
-    with each other), with the default configuration (which trains far longer) beside the portfolio's."""
+    with each other), with the default configuration (which trains far longer) beside the portfolio's; then the
+    peers' answers (bench/bench_peers.py), compared with ours from scratch in the report."""
     jobs = []
     for warm_start in WARM_STARTS:
         out = COMPARISON / warm_start / "test"
@@ -142,6 +144,9 @@ def comparison_tests(seeds: int, threads: int | None) -> list[tuple[list[str], P
         default = warm_start == "portfolio"
         if folders and not tests_done(out, ["default"] * default + [f.name for f in folders], seeds):
             jobs.append((test_command(folders, out, seeds, threads, default=default), out / "test.log"))
+    peers = answered(sorted(path for path in PEERS.glob("*_seed*") if path.is_dir())) if PEERS.is_dir() else []
+    if peers and not tests_done(PEERS / "test", [f.name for f in peers], seeds):
+        jobs.append((test_command(peers, PEERS / "test", seeds, threads), PEERS / "test" / "test.log"))
     return jobs
 
 
@@ -189,7 +194,7 @@ def main() -> None:
         run_all(study_tests(args.test_seeds, args.threads))
     if "reports" in args.steps:
         make_figures()
-        write_reports(settings(), FAMILIES, COMPARISONS, DATASETS)
+        write_reports(settings(), FAMILIES, COMPARISONS, DATASETS, PEERS)
 
 
 if __name__ == "__main__":

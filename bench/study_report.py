@@ -18,6 +18,7 @@ from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
 from holdout_report import markdown, report, short_label, summary_table  # noqa: E402
+from peers_report import peers_section  # noqa: E402
 from utils import cpu_name  # noqa: E402
 
 README_START, README_END = "<!-- study table: start -->", "<!-- study table: end -->"
@@ -303,7 +304,7 @@ def datasets_report(root: Path) -> str:
 
 
 def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Path],
-                  datasets: Path | None = None) -> None:
+                  datasets: Path | None = None, peers: Path | None = None) -> None:
     """REPORT.md of each family's folder (the study, then the optimizer comparison there) and the README table."""
     from utils import atomic_write_text
 
@@ -312,6 +313,7 @@ def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Pa
     for name, family in families.items():
         extra = comparison_section(comparisons[name], f"{name}_comparison") if name in comparisons else ""
         if name == "precision":
+            extra += (peers_section(peers, comparisons[name] / "none") if peers is not None else "")
             extra += precision_gap_section()
         atomic_write_text(family.parent / "REPORT.md", family_report(titles[name], settings, family, name, extra))
     if datasets is not None and datasets.is_dir():

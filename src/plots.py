@@ -35,6 +35,8 @@ def _save(figure: plt.Figure, path: Path) -> Path:
 
 def value_at(trace: pd.DataFrame, column: str, grid: np.ndarray) -> np.ndarray:
     """The trace's value in force at each time of the grid (the last row at or before it; NaN before the first)."""
+    if trace.empty:
+        return np.full(len(grid), np.nan)
     times = trace["time"].to_numpy(dtype=float)
     values = trace[column].to_numpy(dtype=float)
     index = np.searchsorted(times, grid, side="right") - 1
