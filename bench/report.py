@@ -1,7 +1,7 @@
 """bench/REPORT.md from bench/report_template.md and the benchmarks' outputs: training speed, flip test-time
-augmentation, cheap fidelities, many workers and the CUDA check as their commands saved them in bench/results/
-(they take minutes to an hour to rerun), and the cost model recomputed now from the committed runs in
-runs_precision/bench_search/ (seconds).
+augmentation, cheap fidelities, many workers, recording and the CUDA check as their commands saved them in
+bench/results/ (they take minutes to an hour to rerun), and the cost model recomputed now from the committed runs
+in runs_precision/bench_search/ (seconds).
 Usage: python bench/report.py
 """
 from __future__ import annotations
@@ -75,7 +75,8 @@ def main() -> None:
     cost_model = subprocess.run([sys.executable, str(BENCH / "bench_cost_model.py")], cwd=BENCH.parent,
                                 capture_output=True, text=True, check=True).stdout
     outputs = {name: (BENCH / "results" / f"{name}.txt").read_text()
-               for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity", "bench_deploy")}
+               for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity", "bench_deploy",
+                            "bench_recording")}
     outputs["deploy_reading"] = deploy_reading(BENCH / "results" / "deploy" / "cards.json")
     outputs["fidelity_reading"] = fidelity_reading(BENCH / "results" / "fidelity.jsonl")
     gpu = BENCH / "results" / "gpu_check.txt"

@@ -36,6 +36,11 @@ class ParallelSearchRunner(SearchRunner):
     def replay_events(self, record: dict[str, Any]) -> None:
         """Replay a stopped run's asks and tells in their order through a fresh optimizer with the same seed (it
         must ask for the same jobs); the jobs it asked and never heard of again are run first."""
+        with self.recorder.replay():
+            self.rerun = self._replay_events(record)
+        self.time_offset = record["evaluations"][-1]["time"] if record["evaluations"] else 0.0
+
+    def _replay_events(self, record: dict[str, Any]) -> list[Job]:
         by_job = {entry["job"]: entry for entry in record["evaluations"]}
         asked: dict[int, Job] = {}
         for event in record.get("events", []):
@@ -48,8 +53,7 @@ class ParallelSearchRunner(SearchRunner):
                 self.recorder.asked(job, self.optimizer, event.get("seconds_left"))
             else:
                 self._tell_recorded(asked.pop(event["tell"]), by_job[event["tell"]])
-        self.rerun = list(asked.values())
-        self.time_offset = record["evaluations"][-1]["time"] if record["evaluations"] else 0.0
+        return list(asked.values())
 
     def run(self) -> bool:
         """Search until the time is up; True if interrupted. Finished evaluations are in the files either way."""

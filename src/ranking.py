@@ -41,15 +41,29 @@ def positions(members: Sequence[Member], min_precision: float, metric: str = DEF
     return [where[id(m)] for m in members]
 
 
-def final_choice(members: Iterable[Member], min_precision: float, n_folds: int,
-                 metric: str = DEFAULT_METRIC) -> tuple[Member | None, bool]:
-    """The configuration to return, among results measured on all n_folds folds (a cheap rung's result on fewer
-    never is the answer): feasible first, then the highest budget reached, then the ranking. If none meets the
-    precision constraint, the best by precision, with feasible=False."""
-    evaluated = [m for m in members if m.result is not None and m.result.get("status") == Status.OK
-                 and len(m.result["folds"]) >= n_folds]
-    if not evaluated:
-        return None, False
-    best = max(evaluated, key=lambda m: (is_feasible(m.result, min_precision), m.budget,
-                                         rank_key(m.result, m.model_size, min_precision, metric)))
-    return best, is_feasible(best.result, min_precision)
+class AnswerChoice:
+    """The configuration to return, updated one told member at a time at constant cost, among results measured on
+    all n_folds folds (a cheap rung's result on fewer never is the answer): feasible first, then the highest budget
+    reached, then the ranking, then the earlier member. If none meets the precision constraint, the best by
+    precision, with feasible False."""
+
+    def __init__(self, min_precision: float, n_folds: int, metric: str = DEFAULT_METRIC):
+        self.min_precision, self.n_folds, self.metric = min_precision, n_folds, metric
+        self.member: Member | None = None
+        self.key: tuple = ()
+
+    @property
+    def feasible(self) -> bool:
+        return self.member is not None and is_feasible(self.member.result, self.min_precision)
+
+    def offer(self, member: Member) -> bool:
+        """Consider member's latest result; True when it becomes the answer."""
+        result = member.result
+        if result is None or result.get("status") != Status.OK or len(result["folds"]) < self.n_folds:
+            return False
+        key = (is_feasible(result, self.min_precision), member.budget,
+               rank_key(result, member.model_size, self.min_precision, self.metric), -member.id)
+        if self.member is not None and key <= self.key:
+            return False
+        self.member, self.key = member, key
+        return True

@@ -25,12 +25,12 @@ from parallel_run import ParallelSearchRunner
 from model_size import ShapeError
 from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
 from repair import Shape, smallest_model_macs, smallest_model_size, within_limits
-from run_files import RUN_PREFIX, RunFiles
+from run_files import RUN_PREFIX, RunFileError, RunFiles, read_record
 from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import DEFAULT_EPOCHS, Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
-                   parse_fraction, parse_size, positive_int, read_json, set_threads, setup_logging)
+                   parse_fraction, parse_size, positive_int, set_threads, setup_logging)
 
 log = logging.getLogger("automl")
 
@@ -318,7 +318,7 @@ def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset(),
         defaults: dict[str, Any] | None = None) -> int:
     """One search, new or resumed (`given`: the flags on the command line; `defaults`: every flag's default)."""
     if args.resume is not None:
-        record = read_json(args.resume)
+        record = read_record(args.resume)
         settings = resumed_settings(args, record, given, defaults)
         info = args.resume.stem.removeprefix(RUN_PREFIX)
     else:
@@ -387,6 +387,6 @@ def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
     try:
         resolve_device(args.device)
         return run(args, algorithm, given_flags(parser, argv), vars(parser.parse_args([])))
-    except (UsageError, ResumeError, DataError, DataPreparationError, ShapeError) as error:
+    except (UsageError, ResumeError, RunFileError, DataError, DataPreparationError, ShapeError) as error:
         fail(str(error), prog)
 

@@ -1,16 +1,18 @@
 """Runs an ask/tell optimizer against the target within a wall-clock budget, recording every evaluation.
 
-Every finished evaluation is written at once (atomically) to the run's JSON and CSV, and the best
-configuration so far to opt_cfg: Ctrl-C or a kill loses nothing that finished. A stopped run resumes by
-replaying its recorded evaluations through a fresh optimizer with the same seed.
+Every finished evaluation is appended at once to the run's journal (run_files.Journal), and the best
+configuration so far written to opt_cfg whenever it changes: Ctrl-C or a kill loses nothing that finished, and
+recording costs the same however long the run. A stopped run resumes by replaying its recorded evaluations through
+a fresh optimizer with the same seed.
 """
 from __future__ import annotations
 
 import logging
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,8 @@ from budget_policy import BudgetPolicy
 from EA import Job
 from member import Member
 from metrics import objective_key
-from ranking import final_choice, is_feasible
-from run_files import RunFiles
+from ranking import AnswerChoice, is_feasible
+from run_files import TRACE_ROW, Journal, RunFiles
 from search_space import ORIGIN_KEY
 from status import Status
 from target import Target
@@ -67,15 +69,30 @@ def result_part(result: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: result[k] for k in RESULT_KEYS}, **{k: result[k] for k in LATER_KEYS if k in result}}
 
 
-def population_of(optimizer: Optimizer) -> list[Member]:
-    """The members the statistics describe: the EA's population, else every evaluated member."""
-    population = getattr(optimizer, "population", None)
-    return population or [m for m in optimizer.members.values() if m.result is not None]
+class RunningStatistics:
+    """Mean and best accuracy and precision of every successful result told, kept at constant cost (the
+    statistics of an optimizer without a population: each member evaluated once)."""
+
+    def __init__(self, metric: str):
+        self.metric, self.count = metric, 0
+        self.sums, self.best = np.zeros(2), np.full(2, np.nan)
+
+    def add(self, result: Mapping[str, Any]) -> None:
+        if result["status"] == Status.OK:
+            values = np.array([result[self.metric], result["precision"]], dtype=float)
+            self.count, self.sums, self.best = self.count + 1, self.sums + values, np.fmax(self.best, values)
+
+    def row(self) -> dict[str, float]:
+        mean = self.sums / self.count if self.count else np.full(2, np.nan)
+        return {"avg_acc": float(mean[0]), "best_acc": float(self.best[0]), "avg_prec": float(mean[1]),
+                "best_prec": float(self.best[1])}
 
 
 class RunRecorder:
-    """Keeps the run's files up to date after every evaluation; macs_of gives a configuration's multiply-accumulates
-    per image, recorded with each evaluation and the answer."""
+    """Keeps the run's files up to date after every ask and evaluation: a journal line each (the run file is
+    written whole when recording starts or resumes and at the end); macs_of gives a configuration's
+    multiply-accumulates per image, recorded with each evaluation and the answer. Nothing is written while a
+    stopped run's evaluations are replayed (`replaying`): they are in its files already."""
 
     def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float, n_folds: int,
                  macs_of: Callable[[Mapping[str, Any]], int], warnings: list[str] | None = None):
@@ -88,21 +105,29 @@ class RunRecorder:
         self.rows: list[dict[str, Any]] = []
         self.epochs_trained = 0
         self.best_feasible = float("nan")
+        self.answer = AnswerChoice(min_precision, n_folds, self.metric)
+        self.everyone = RunningStatistics(self.metric)
+        self.journal = Journal(files.journal)
+        self.replaying = False
 
     def asked(self, job: Job, optimizer: Optimizer, seconds_left: float | None) -> None:
         """A job handed to a worker, and the time left the optimizer planned it with (logged, so that a resumed
         run replays the asks in their order and with the same plans)."""
-        self.events.append({"ask": job.id, "member": job.member.id, "budget": job.budget,
-                            "seconds_left": seconds_left})
-        self.write(optimizer, final=False)
+        self._event({"ask": job.id, "member": job.member.id, "budget": job.budget, "seconds_left": seconds_left})
+
+    def _event(self, event: dict[str, Any]) -> None:
+        self._open_journal()
+        self.events.append(event)
+        self._append({"event": event, "index": len(self.events) - 1})
 
     def record(self, job: Job, result: dict[str, Any], epochs_this_call: int, elapsed: float,
                optimizer: Optimizer, seconds_left: float | None = None) -> None:
-        """A finished job; seconds_left: the search time left its ask was planned with (a resumed run replays
-        the asks with it, whatever --max_time it is given)."""
+        """A finished job, told to the optimizer already; seconds_left: the search time left its ask was planned
+        with (a resumed run replays the asks with it, whatever --max_time it is given)."""
+        self._open_journal()
         self.epochs_trained += epochs_this_call
         if self.events:
-            self.events.append({"tell": job.id, "evaluation": len(self.evaluations)})
+            self._event({"tell": job.id, "evaluation": len(self.evaluations)})
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
                  "rung": job.rung, "seconds_left": seconds_left, "epochs_this_call": epochs_this_call,
@@ -111,40 +136,76 @@ class RunRecorder:
         self.evaluations.append(entry)
         if is_feasible(result, self.min_precision) and len(result["folds"]) >= self.n_folds:  # could be the answer
             self.best_feasible = np.nanmax([self.best_feasible, result[self.metric]])
+        self.everyone.add(result)
         self.rows.append(self._row(optimizer, elapsed))
-        self.write(optimizer, final=False)
+        changed = self.answer.offer(job.member)
+        self._append({"evaluation": entry, "row": self.rows[-1], **({"best": self.best()} if changed else {})})
+        if changed and not self.replaying:
+            self._write_answer()
 
     def _row(self, optimizer: Optimizer, elapsed: float) -> dict[str, Any]:
-        results = [m.result for m in population_of(optimizer) if m.result and m.result["status"] == Status.OK]
-        acc = [r[self.metric] for r in results] or [float("nan")]
-        prec = [r["precision"] for r in results] or [float("nan")]
+        """The trace: the population's statistics (the EA's), else those of every result."""
+        population = getattr(optimizer, "population", None)
+        if population:
+            ok = [m.result for m in population if m.result and m.result["status"] == Status.OK]
+            stats = RunningStatistics(self.metric)
+            for result in ok:
+                stats.add(result)
+        else:
+            stats = self.everyone
         return {"step": len(self.rows), "time": elapsed, "evaluations": len(self.evaluations),
-                "epochs_trained": self.epochs_trained, "avg_acc": float(np.mean(acc)), "best_acc": max(acc),
-                "avg_prec": float(np.mean(prec)), "best_prec": max(prec), "best_feasible_acc": self.best_feasible}
+                "epochs_trained": self.epochs_trained, **stats.row(), "best_feasible_acc": self.best_feasible}
 
-    def best(self, optimizer: Optimizer) -> dict[str, Any] | None:
-        member, feasible = final_choice(optimizer.members.values(), self.min_precision, self.n_folds, self.metric)
+    def best(self) -> dict[str, Any] | None:
+        member = self.answer.member
         if member is None:
             return None
         return {"member": member.id, "origin": member.origin, "budget": member.budget,
                 "configuration": member.config,
                 "model_size": member.model_size, "macs": self.macs_of(member.config),
                 **{key: member.result[key] for key in ("top3_accuracy", *LATER_KEYS) if key in member.result},
-                "precision": member.result["precision"], "constraints_met": feasible,
-                "label": "constraints met" if feasible else "constraints not met"}
+                "precision": member.result["precision"], "constraints_met": self.answer.feasible,
+                "label": "constraints met" if self.answer.feasible else "constraints not met"}
 
-    def write(self, optimizer: Optimizer, final: bool, interrupted: bool = False) -> dict[str, Any] | None:
-        best = self.best(optimizer)
+    @contextmanager
+    def replay(self) -> Iterator[None]:
+        """While a stopped run's records are told again: nothing is written (they are in its files)."""
+        self.replaying = True
+        try:
+            yield
+        finally:
+            self.replaying = False
+
+    def _open_journal(self) -> None:
+        """The first record after a start or a resume writes the run file whole, then journals from there."""
+        if not self.replaying and not self.journal.open:
+            self._write_whole(final=False, interrupted=False)
+            self.journal.start()
+
+    def _append(self, line: dict[str, Any]) -> None:
+        if not self.replaying:
+            self.journal.append(line)
+
+    def _write_answer(self) -> None:
+        best = self.best()
+        answer = {**best["configuration"], ORIGIN_KEY: best["origin"]}
+        atomic_write_json(self.files.opt_cfg, answer)
+        atomic_write_json(self.files.opt_cfg_copy, answer)
+
+    def _write_whole(self, final: bool, interrupted: bool) -> None:
+        atomic_write_text(self.files.csv, pd.DataFrame(self.rows, columns=list(TRACE_ROW)).to_csv(index=False))
         atomic_write_json(self.files.run_json, {"settings": self.settings, "finished": final,
                                                 "interrupted": interrupted, "warnings": self.warnings,
-                                                "best": best, "evaluations": self.evaluations,
+                                                "best": self.best(), "evaluations": self.evaluations,
                                                 **({"events": self.events} if self.events else {})})
-        atomic_write_text(self.files.csv, pd.DataFrame(self.rows).to_csv(index=False))
-        if best is not None:
-            answer = {**best["configuration"], ORIGIN_KEY: best["origin"]}
-            atomic_write_json(self.files.opt_cfg, answer)
-            atomic_write_json(self.files.opt_cfg_copy, answer)
-        return best
+
+    def write(self, final: bool, interrupted: bool = False) -> dict[str, Any] | None:
+        """The run file and trace written whole (the journal is then news to no one) and the answer."""
+        self._write_whole(final, interrupted)
+        self.journal.remove()
+        if self.answer.member is not None:
+            self._write_answer()
+        return self.best()
 
 
 class SearchRunner:
@@ -192,6 +253,11 @@ class SearchRunner:
 
     def replay(self, evaluations: list[dict[str, Any]]) -> None:
         """Feed a stopped run's evaluations back through the optimizer, which must ask for the same jobs."""
+        with self.recorder.replay():
+            self._replay(evaluations)
+        self.time_offset = evaluations[-1]["time"] if evaluations else 0.0
+
+    def _replay(self, evaluations: list[dict[str, Any]]) -> None:
         for entry in evaluations:
             left = entry.get("seconds_left")
             job = self.optimizer.ask(self._seconds_left() if left is None else left)
@@ -199,7 +265,6 @@ class SearchRunner:
                 raise ResumeError(f"evaluation {entry['evaluation']} does not replay (member {entry['member']}, "
                                   f"budget {entry['budget']}); was the run made with other code or settings?")
             self._tell_recorded(job, entry)
-        self.time_offset = evaluations[-1]["time"] if evaluations else 0.0
 
     def _tell_recorded(self, job: Job, entry: dict[str, Any]) -> None:
         """Tell the optimizer (and the files) a result recorded by the stopped run."""
@@ -267,7 +332,7 @@ class SearchRunner:
                 path.unlink(missing_ok=True)
 
     def finish(self, interrupted: bool) -> dict[str, Any] | None:
-        best = self.recorder.write(self.optimizer, final=not interrupted, interrupted=interrupted)
+        best = self.recorder.write(final=not interrupted, interrupted=interrupted)
         if not self.keep_checkpoints and not interrupted:
             shutil.rmtree(self.recorder.files.checkpoints, ignore_errors=True)
         return best

@@ -178,9 +178,12 @@ def file_path(text: str) -> Path:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file; a missing or malformed file raises UsageError naming it."""
+    """Parse a JSON file; a missing, empty or malformed file raises UsageError naming it."""
     try:
-        return json.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        if not text.strip():
+            raise UsageError(f"{path}: empty file")
+        return json.loads(text)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except json.JSONDecodeError as error:

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_process
 from main import read_config
+from run_files import read_record
 from search_cli import main as search_main
 
 
@@ -129,7 +130,7 @@ def test_sigint_leaves_valid_files_and_resume_continues(tmp_path):
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         runs = list(out.glob("automl_run_*.json"))
-        record = json.loads(runs[0].read_text()) if runs else {}
+        record = read_record(runs[0]) if runs else {}  # the run file and the journal of the running search
         if record.get("best") and len(record["evaluations"]) >= 4:  # from scratch: once a member reached 9
             break
         time.sleep(0.2)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import REPO_ROOT, make_image_folder
+from run_files import read_record
 
 
 def search_command(data, out, max_size, max_time, max_budget, *extra):
@@ -158,11 +159,11 @@ def test_driver_killed_with_jobs_in_flight_then_resumed(tmp_path):
         while len(record.get("evaluations", [])) < 3 and time.monotonic() - started < 120:
             time.sleep(0.3)
             path = next(out.glob("automl_run_*.json"), None)
-            record = json.loads(path.read_text()) if path else {}
+            record = read_record(path) if path else {}
     finally:
         os.killpg(search.pid, signal.SIGKILL)  # the driver and its workers, as a crash of the machine would
         search.wait()
-    before = json.loads(path.read_text())
+    before = read_record(path)  # the run file as written at the first ask, and the journal since
     told = {e["tell"] for e in before["events"] if "tell" in e}
     in_flight = [e["ask"] for e in before["events"] if "ask" in e and e["ask"] not in told]
     assert in_flight, "the driver was killed with no job in flight"

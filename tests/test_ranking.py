@@ -3,7 +3,7 @@ from pathlib import Path
 
 from member import Member
 from status import Status
-from ranking import final_choice, positions, rank_population
+from ranking import AnswerChoice, positions, rank_population
 
 
 def member(i, acc, prec, budget=50, size=1000, status="ok", seconds=1.0, folds=3):
@@ -37,6 +37,18 @@ def test_the_population_ranks_a_higher_budget_first():
 def test_positions():
     members = [member(0, 0.5, 0.5), member(1, 0.9, 0.5), member(2, 0.7, 0.5)]
     assert positions(members, 0.39) == [2, 0, 1]
+
+
+def final_choice(members, min_precision, n_folds, metric="top3_accuracy"):
+    choice = AnswerChoice(min_precision, n_folds, metric)
+    for m in members:
+        choice.offer(m)
+    return choice.member, choice.feasible
+
+
+def test_the_answer_is_the_same_whatever_order_the_members_are_told_in():
+    members = [member(0, 0.9, 0.5), member(1, 0.9, 0.5), member(2, 0.95, 0.2), member(3, 0.8, 0.6)]
+    assert {final_choice(order, 0.39, 3)[0].id for order in (members, members[::-1])} == {0}
 
 
 def test_final_choice_prefers_feasible_then_highest_budget():

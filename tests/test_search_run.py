@@ -8,14 +8,14 @@ from budget_policy import BudgetPolicy
 from cost_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
-from run_files import RunFiles
+from run_files import RunFiles, journal_lines, load_run, read_record
 from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunRecorder,
                         SearchRunner)
 from status import Status
 from search_space import SPACE
 from test_EA import fit_into, size_of
 
-SETTINGS = {"algorithm": "ea", "seed": 5}
+SETTINGS = {"algorithm": "ea", "seed": 5, "constraint_max_model_size": 10**6, "constraint_min_precision": 0.2}
 
 
 def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hyperband=True, inherit=False):
@@ -91,7 +91,7 @@ def test_an_abandoned_job_is_recorded_and_the_run_goes_on(tmp_path):
     assert statuses == ["ok", "abandoned", "ok", "ok"]
     abandoned = runner.optimizer.members[runner.recorder.evaluations[1]["member"]]
     assert abandoned.result is None
-    on_disk = json.loads(runner.recorder.files.run_json.read_text())["evaluations"]
+    on_disk = read_record(runner.recorder.files.run_json)["evaluations"]
     assert [e["status"] for e in on_disk] == statuses
 
 
@@ -163,6 +163,41 @@ def test_near_the_deadline_promotions_are_passed_over_and_replay_the_same(tmp_pa
     assert first.recorder.evaluations[-1]["member"] == resumed.recorder.evaluations[-1]["member"]
 
 
+def test_a_running_search_appends_one_journal_line_per_evaluation_and_rewrites_nothing(tmp_path):
+    runner = runner_for(tmp_path, max_time=1e9)
+    run_jobs(runner, 12, elapsed=0)
+    files = runner.recorder.files
+    assert json.loads(files.run_json.read_text())["evaluations"] == []  # written whole before the first one only
+    assert [line["evaluation"] for line in journal_lines(files.journal)] == runner.recorder.evaluations
+    answer = runner.recorder.best()
+    assert read_record(files.run_json)["best"] == answer
+    assert json.loads(files.opt_cfg.read_text())["origin"] == answer["origin"]
+    runner.finish(interrupted=True)
+    record = json.loads(files.run_json.read_text())
+    assert not files.journal.exists() and record["evaluations"] == runner.recorder.evaluations
+
+
+def test_a_killed_run_loses_no_evaluation_a_torn_line_is_ignored_and_it_resumes(tmp_path):
+    killed = runner_for(tmp_path, max_time=1e9)
+    run_jobs(killed, 15, elapsed=0)
+    files = killed.recorder.files
+    with open(files.journal, "a") as journal:
+        journal.write('{"evaluation": {"evaluation": 15, "memb')  # the kill came mid-line
+    run = load_run(files.run_json)
+    assert len(run.evaluations) == len(run.trace) == 15
+    record = read_record(files.run_json)
+    assert record["evaluations"] == killed.recorder.evaluations
+
+    resumed = runner_for(tmp_path, max_time=1e9)
+    resumed.replay(record["evaluations"])
+    assert json.loads(files.run_json.read_text())["evaluations"] == []  # replaying writes nothing
+    run_jobs(resumed, 1, elapsed=0)
+    run_jobs(killed, 1, elapsed=0)
+    assert resumed.recorder.evaluations[-1]["member"] == killed.recorder.evaluations[-1]["member"]
+    assert len(json.loads(files.run_json.read_text())["evaluations"]) == 15  # whole again, then journaled
+    assert len(read_record(files.run_json)["evaluations"]) == 16 and len(journal_lines(files.journal)) == 1
+
+
 def test_resume_with_other_settings_is_refused(tmp_path):
     first = runner_for(tmp_path, max_time=1e9)
     for _ in range(3):
@@ -192,7 +227,7 @@ def test_the_same_unexpected_error_three_times_in_a_row_stops_the_run(tmp_path):
     with pytest.raises(RepeatedFailure, match="KeyError"):
         runner.run()
     assert len(runner.recorder.evaluations) == REPEATS_TO_STOP
-    assert len(json.loads(runner.recorder.files.run_json.read_text())["evaluations"]) == REPEATS_TO_STOP
+    assert len(read_record(runner.recorder.files.run_json)["evaluations"]) == REPEATS_TO_STOP
 
 
 @pytest.mark.parametrize("errors", [["OutOfMemoryError"], ["KeyError", "KeyError", "ValueError"]])
