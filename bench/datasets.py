@@ -10,7 +10,6 @@ Usage: python bench/datasets.py {digits,mnist,mfeat_pix} --out DIR [--train 1000
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path

@@ -14,7 +14,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from holdout_report import markdown, mcnemar_table, summary_table  # noqa: E402
+from holdout_report import markdown_table, mcnemar_table, summary_table  # noqa: E402
 from metrics import DEFAULT_OBJECTIVE, objective_key  # noqa: E402
 from plots import value_at  # noqa: E402
 from run_files import Run, find_runs  # noqa: E402
@@ -106,9 +106,9 @@ def peers_section(peers: Path, scratch: Path, objective: str = DEFAULT_OBJECTIVE
             "every evaluation on all 3 folds, the same wall-clock deadline; two runs at a time, each pinned to its "
             "own core. Best feasible validation figure at "
             f"{max_budget} epochs by time, median over seeds, beside this project's optimizers from scratch on the "
-            "same seeds:\n\n" + markdown(anytime(found, ours, grid, metric, max_budget))
+            "same seeds:\n\n" + markdown_table(anytime(found, ours, grid, metric, max_budget))
             + "\nEach peer run (its answer trained 50 epochs on all of train/ with the search seed, measured on test/ "
-              "by `main.py -t`):\n\n" + markdown(run_rows(found, metric, max_budget), ".4f"))
+              "by `main.py -t`):\n\n" + markdown_table(run_rows(found, metric, max_budget), ".4f"))
     peers_test, ours_test = peers / "test" / "test_results.csv", scratch / "test" / "test_results.csv"
     if peers_test.exists() and ours_test.exists():
         results = test_tables(peers_test, ours_test)
@@ -116,8 +116,8 @@ def peers_section(peers: Path, scratch: Path, objective: str = DEFAULT_OBJECTIVE
         theirs = set(results.loc[results["optimizer"].isin(PEER_LABELS.values()), "name"])
         tests = tests[tests["A"].isin(theirs) | tests["B"].isin(theirs)]
         text += ("\nThe peers' answers and ours from scratch on test/, 3 training seeds each (`python "
-                 f"bench/study.py --steps comparison_tests`), and McNemar's test of each peer's answer against ours "
+                 "bench/study.py --steps comparison_tests`), and McNemar's test of each peer's answer against ours "
                  "of the same search seed (majority of the training seeds per image):\n\n"
-                 + markdown(summary_table(results, objective).drop(columns="mean_accuracy")) + "\n"
-                 + markdown(tests))
+                 + markdown_table(summary_table(results, objective).drop(columns="mean_accuracy")) + "\n"
+                 + markdown_table(tests))
     return text

@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "src"))
 from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
 from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
-from holdout_report import markdown, report, short_label, summary_table  # noqa: E402
+from holdout_report import markdown_table, report, short_label, summary_table  # noqa: E402
 from peers_report import peers_section  # noqa: E402
 from utils import cpu_name  # noqa: E402
 
@@ -178,9 +178,9 @@ def warm_start_section(folder: Path, prefix: str) -> str:
     curves.index.name = "time"
     text = (f"### Warm start: {runs[0].warm_start}\n\nBest feasible validation {runs[0].metric_label} by time, "
             "median over the "
-            "seeds that have one by then:\n\n" + markdown(curves.reset_index()) + "\nThe searches (rank "
+            "seeds that have one by then:\n\n" + markdown_table(curves.reset_index()) + "\nThe searches (rank "
             "correlation: Spearman between the lowest and the highest budget over the members measured at both; "
-            "answer: where the returned configuration came from):\n\n" + markdown(search_table(runs), ".3f")
+            "answer: where the returned configuration came from):\n\n" + markdown_table(search_table(runs), ".3f")
             + "\n" + figure_links(f"{prefix}_{runs[0].warm_start}", []))
     test_csv = folder / "test" / "test_results.csv"
     if test_csv.exists():
@@ -216,7 +216,7 @@ def comparison_section(comparison: Path, prefix: str, how: str = PAIRED) -> str:
     single = comparison / "summary_test.csv"
     if single.exists():
         text += ("\nEach returned configuration trained 50 epochs on all of train/ with its search's seed and measured "
-                 "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown(pd.read_csv(single), ".3f"))
+                 "on test/ by `main.py -t` (`bench/bench_search.py`):\n\n" + markdown_table(pd.read_csv(single), ".3f"))
     return text
 
 
@@ -243,7 +243,7 @@ def precision_gap_section(path: Path = PRECISION_GAP) -> str:
     return ("\n## Why precision 0.70 and 0.80 end \"not met\"\n\n`python bench/bench_precision.py "
             "runs_precision/study/min_precision_0.70 runs_precision/study/min_precision_0.80 --out "
             "runs_precision/precision_gap.csv` (the study's answers at those limits, the folds of seed 0, 50 epochs; "
-            "the test set is read here, after the searches, never by them):\n\n" + markdown(table, ".3f") + "\n"
+            "the test set is read here, after the searches, never by them):\n\n" + markdown_table(table, ".3f") + "\n"
             + "\n".join(lines) + "\n- Where these gaps are positive, the constraint checked on cross-validation is "
             "conservative: the study's table above says on how many seeds each answer holds it on test/. While "
             "nothing meets it, the "
@@ -264,7 +264,7 @@ def family_report(title: str, settings, family: Path, prefix: str, extra: str) -
             "`--threads 1`, one after another pinned to one core, while the other core ran the other family's "
             "searches or the comparison's). Validation is "
             "3-fold cross-validation on train/; the answer is then trained on all of train/ and measured on test/ "
-            "(mean ± sd over seeds).\n\n" + markdown(table) + "\n" + findings(table)
+            "(mean ± sd over seeds).\n\n" + markdown_table(table) + "\n" + findings(table)
             + closest_note(settings, family) + "\n"
             + figure_links(f"{prefix}_study", names)
             + ("\n" + extra if extra else ""))
@@ -276,7 +276,7 @@ def readme_table(settings) -> str:
     table = pd.concat([study_table(settings, family) for family in families], ignore_index=True)
     table = table.reindex(columns=["setting", "returned", "origin", "parameters", "val top-3", "test top-3"])
     table["parameters"] = table["parameters"].astype("Int64")
-    return markdown(table)
+    return markdown_table(table)
 
 
 def replace_between(text: str, start: str, end: str, body: str) -> str:

@@ -23,9 +23,9 @@ from model_size import architecture
 from status import Inherit, Status
 from surrogate import Surrogate
 from ranking import positions, rank_key, rank_population
+from repair import Fit
 from variation import crossover, mutate, sample, tournament
 
-Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
 SizeOf = Callable[[dict], int]
 JobSeconds = Callable[[Member, int], float]  # predicted seconds of training member for so many fold-epochs
 Start = tuple[dict, dict]  # a warm-start configuration and its origin

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace
@@ -17,7 +17,7 @@ from ConfigSpace import ConfigurationSpace
 from cost_model import CostModel
 from member import Member
 from model_size import Work
-from repair import NoNetworkFits, Shape, repair, smallest_model_macs
+from repair import Fit, NoNetworkFits, Shape, repair, smallest_model_macs
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,6 @@ EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take this share of --
 MIN_EVALUATION_SECONDS = 60.0  # ... or at least this (the portfolio's CNNs need about 45 s on 2 CPU cores) ...
 MAX_EVALUATION_SHARE = 0.3  # ... but never more than this share of a short run
 
-Fit = Callable[[dict, np.random.Generator], dict]
 
 
 class Measurable(Protocol):

@@ -19,6 +19,7 @@ from torch import nn
 from augment import channel_stats
 from cnn import build_cnn
 from data import ImageData
+from metrics import TOP_K
 from onnx_bundle import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, BundleError, check_format, compact_names,
                          metadata)
 from utils import atomic_torch_save, atomic_write_bytes
@@ -113,7 +114,7 @@ def _read_torch(path: Path) -> dict[str, Any]:
     except Exception as error:  # torch raises many kinds of error for a file it cannot read
         kind = "a PyTorch file with objects other than tensors" if zipfile.is_zipfile(path) else "not a PyTorch file"
         raise BundleError(f"{path}: not a model written by this project's main.py --save ({kind}: "
-                          f"{str(error).splitlines()[0][:100]})") from None
+                          f"{str(error).splitlines()[0][:100]})") from error
     if not isinstance(payload, dict):
         raise BundleError(f"{path}: not a model written by this project's main.py --save "
                           f"(a PyTorch file holding a {type(payload).__name__})")
@@ -144,8 +145,8 @@ def check_export(expected: np.ndarray, exported: np.ndarray, path: Path) -> floa
     """The largest difference between torch's and the exported graph's probabilities; a BundleError when it is over
     ONNX_TOLERANCE or any image's three most likely classes differ."""
     difference = float(np.abs(expected - exported).max()) if len(expected) else 0.0
-    top = np.sort(np.argsort(-expected, axis=1)[:, :3], axis=1)
-    same_top = np.array_equal(top, np.sort(np.argsort(-exported, axis=1)[:, :3], axis=1))
+    top = np.sort(np.argsort(-expected, axis=1)[:, :TOP_K], axis=1)
+    same_top = np.array_equal(top, np.sort(np.argsort(-exported, axis=1)[:, :TOP_K], axis=1))
     if difference > ONNX_TOLERANCE or not same_top:
         raise BundleError(f"{path}: onnxruntime's probabilities differ from torch's by up to {difference:.2e}"
                           f"{'' if same_top else ' and change some top-3 classes'}")

@@ -11,13 +11,15 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from utils import UsageError
+
 log = logging.getLogger(__name__)
 
 MEANINGFUL_CLASSES = 4  # with fewer, every image's true class is among the top 3: top-3 accuracy is always 1.0
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-class DataError(ValueError):
+class DataError(UsageError):
     """A dataset that cannot be used; the message names the folder or file."""
 
 

@@ -16,7 +16,7 @@ from bundle import Bundle, check_export, export_onnx
 from data import ImageData
 from measure_cost import counted_macs, measured_peak_bytes
 from metrics import DEFAULT_OBJECTIVE
-from model_card import constraint_checks, environment, markdown, speed, test_figures
+from model_card import card_markdown, constraint_checks, environment, speed, test_figures
 from model_size import count_macs, count_parameters, peak_activation_bytes
 from onnx_bundle import FORMAT_VERSION, OnnxModel, quantize_int8
 from utils import UsageError, atomic_write_json, atomic_write_text
@@ -79,17 +79,17 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
         if int8:
             quantize_int8(work / MODEL_ONNX, work / MODEL_INT8, as_float(train))
             models["onnxruntime int8"] = OnnxModel(work / MODEL_INT8, threads or torch.get_num_threads())
-        card = model_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective)
+        card = build_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective)
         card["files"] = {path.name: path.stat().st_size for path in sorted(work.glob("*.*"))}
         atomic_write_json(work / CARD_JSON, card)
-        atomic_write_text(work / CARD_MD, markdown(card))
+        atomic_write_text(work / CARD_MD, card_markdown(card))
         _replace_folder(work, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return card
 
 
-def model_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, figures: dict[str, dict[str, float]],
+def build_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, figures: dict[str, dict[str, float]],
                limits: dict[str, float | None], origin: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
     sizes = cost(bundle)
     values = {"max_model_size": sizes["parameters"], "max_macs": sizes["macs"],

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data import DataError, class_warnings, load_dataset
+from data import class_warnings, load_dataset
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES
 from holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
-from model_size import ShapeError
 from plots import candidates_figure, confusion_figure, trace_figures
-from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
-from run_files import RunFileError, find_runs
+from prepare_data import DEFAULT_DATA_DIR, ensure_data
+from run_files import find_runs
 from holdout_report import report, summary_table
 from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_text, fail, folder_path,
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             path = run_tests(args)
             print(path.read_text())
             print(f"results: {args.out / RESULTS_FILE}, {path}")
-    except (UsageError, RunFileError, DataError, DataPreparationError, ShapeError) as error:
+    except UsageError as error:
         fail(str(error), "evaluation.py")
     return 0
 

@@ -19,11 +19,10 @@ from tqdm import tqdm
 
 from data import ImageData
 from metrics import OBJECTIVES, compute_metrics
-from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, RunFileError, load_run
+from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, load_run
 from member import origin_label
-from search_space import DEFAULT_CONFIG, ORIGIN_KEY, ConfigError, load_config
+from search_space import DEFAULT_CONFIG, DEFAULT_NAME, ORIGIN_KEY, ConfigError, load_config
 from target import Target, TrainingDiverged
-from holdout_report import DEFAULT_NAME
 from utils import UsageError, atomic_write_text, read_json
 from status import Status
 
@@ -82,10 +81,7 @@ def candidate_from(path: Path) -> Candidate:
     run_path = _run_beside(config_path)
     if run_path is None:
         return Candidate(name, config, optimizer="unknown", origin=origin or "not recorded")
-    try:
-        run = load_run(run_path)
-    except RunFileError as error:
-        raise UsageError(str(error)) from None
+    run = load_run(run_path)
     return Candidate(name, config, run.optimizer, origin or run.answer_origin, run.warm_start, run.seed,
                      run.max_size, run.min_precision, run.max_macs)
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 
 from metrics import DEFAULT_OBJECTIVE, objective_k, objective_key, objective_label
+from search_space import DEFAULT_NAME
 from significance import mcnemar
 from status import Status
 
-DEFAULT_NAME = "default"
 
 
 def _mean_sd(values: pd.Series) -> str:
@@ -115,7 +115,7 @@ def mcnemar_table(results: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE) -> 
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, floats: str = ".4f") -> str:
+def markdown_table(table: pd.DataFrame, floats: str = ".4f") -> str:
     """A GitHub Markdown table (no extra dependency)."""
     if table.empty:
         return "(none)\n"
@@ -136,8 +136,8 @@ def report(results: pd.DataFrame, epochs: int, objective: str = DEFAULT_OBJECTIV
         tests["statistic"] = tests["statistic"].map(lambda value: f"{value:.3f}")
         tests["p-value"] = tests["p-value"].map(lambda value: f"{value:.3g}")
     return (f"Each configuration trained {epochs} epochs on all of train/ per seed and measured on test/ "
-            "(mean ± sd over seeds).\n\n" + markdown(summary) +
+            "(mean ± sd over seeds).\n\n" + markdown_table(summary) +
             f"\nMcNemar's test on the per-image {short_label(objective)} hits (an image counts as hit when its "
             f"class is in the top {objective_k(objective)} in "
             "more than half of the seeds); exact binomial below 25 discordant images, else χ² with continuity "
-            "correction; two-sided.\n\n" + markdown(tests))
+            "correction; two-sided.\n\n" + markdown_table(tests))

@@ -15,11 +15,9 @@ from bundle import Bundle
 from cnn import build_cnn
 from deploy import write_model_folder
 from holdout import candidate_from, default_candidate
-from onnx_bundle import BundleError
-from model_size import ShapeError
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
-from data import DataError, ImageData, class_warnings, in_natural_order, load_dataset
-from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
+from data import ImageData, class_warnings, in_natural_order, load_dataset
+from prepare_data import DEFAULT_DATA_DIR, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
 from status import Status
@@ -178,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     try:
         return run(args)
-    except (UsageError, ConfigError, DataError, DataPreparationError, ShapeError, BundleError) as error:
+    except UsageError as error:
         fail(str(error), "main.py")
 
 

@@ -70,7 +70,7 @@ def environment() -> dict[str, Any]:
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
 
 
-def markdown(card: dict[str, Any]) -> str:
+def card_markdown(card: dict[str, Any]) -> str:
     """The card for people: one table per part."""
     size, files = card["cost"], card["files"]
     lines = [f"# Model card: {card['name']}", "",

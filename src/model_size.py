@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from search_space import conv_key, fc_key
+from utils import UsageError
 
 
-class ShapeError(ValueError):
+class ShapeError(UsageError):
     """The configuration cannot be built for this input (the feature map shrinks to nothing)."""
 
 

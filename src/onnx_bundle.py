@@ -14,7 +14,7 @@ import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from utils import atomic_write_bytes
+from utils import UsageError, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ INPUT_NAME, OUTPUT_NAME = "images", "probabilities"
 QUANTIZED_OPS = ["Conv", "Gemm", "MatMul"]  # the weights; softmax and the averaging stay in float
 
 
-class BundleError(ValueError):
+class BundleError(UsageError):
     """A model file that cannot be used; the message says what the file is."""
 
 
@@ -61,7 +61,7 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types for any unreadable file
-            raise BundleError(f"{path}: not an ONNX model ({str(error).splitlines()[0][:120]})") from None
+            raise BundleError(f"{path}: not an ONNX model ({str(error).splitlines()[0][:120]})") from error
         meta = dict(self.session.get_modelmeta().custom_metadata_map)
         check_format(meta, path)
         self.path = path

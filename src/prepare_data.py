@@ -18,9 +18,8 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import NoReturn
 
-from utils import folder_path
+from utils import OneLineParser, UsageError, fail, folder_path
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ SPLITS = ("train", "test")
 _IMAGE_NAME = re.compile(r"(?:^|/)jpg/image_(\d{4})\.jpg$")
 
 
-class DataPreparationError(ValueError):
+class DataPreparationError(UsageError):
     """The data cannot be prepared or found; the message is one line naming the folder, file or URL."""
 
 
@@ -79,7 +78,7 @@ def _read_splits(splits_mat: Path) -> dict[str, list[int]]:
     except KeyError as error:
         raise DataPreparationError(f"{splits_mat}: no {error.args[0]} split in the .mat file") from None
     except Exception as error:  # scipy raises several types for unreadable files
-        raise DataPreparationError(f"{splits_mat}: cannot read the splits ({error})") from None
+        raise DataPreparationError(f"{splits_mat}: cannot read the splits ({error})") from error
     splits = {"train": sorted({int(i) for i in train}), "test": sorted({int(i) for i in test})}
     if not splits["train"] or not splits["test"]:
         raise DataPreparationError(f"{splits_mat}: empty train or test split")
@@ -244,18 +243,8 @@ def ensure_data(data_dir: Path) -> None:
         raise DataPreparationError(f"{data_dir} is not an ImageFolder dataset (no train/ folder)")
 
 
-def _fail(message: str) -> NoReturn:
-    print(f"prepare_data.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        _fail(message)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="prepare_data.py", description=__doc__,
+    parser = OneLineParser(prog="prepare_data.py", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=folder_path, help="an ImageFolder copy (train/, test/) to copy from")
     parser.add_argument("--target", type=folder_path, default=DEFAULT_DATA_DIR,
@@ -265,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         description = prepare_data(args.target, args.source)
     except (DataPreparationError, OSError) as error:
-        _fail(str(error).replace("\n", " "))
+        fail(str(error).replace("\n", " "), "prepare_data.py")
     except KeyboardInterrupt:
-        _fail("interrupted")
+        fail("interrupted", "prepare_data.py")
     print(f"{args.target}: {description}")
     return 0
 

@@ -24,6 +24,7 @@ class NoNetworkFits(ValueError):
 
 
 Shape = tuple[int, int, int]
+Fit = Callable[[dict, np.random.Generator], dict]  # repairs a configuration into the constraints
 STRUCTURE = ("n_branches", "n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")
 SCALE_STEPS = 40  # bisection steps of the width factor: far below one channel of the widest layer
 

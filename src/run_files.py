@@ -35,7 +35,7 @@ WARM_START_KINDS = (PORTFOLIO, DEFAULT)  # origins given to the search, not foun
 WARM_START_LABELS = {"portfolio": "portfolio start", "default": "default start", "none": "from scratch"}
 
 
-class RunFileError(ValueError):
+class RunFileError(UsageError):
     """A run file that cannot be used; the message is one line naming it."""
 
 

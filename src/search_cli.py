@@ -14,7 +14,7 @@ import torch
 
 from budget_policy import BudgetPolicy
 from cost_model import CostModel, prior
-from data import DataError, class_warnings, load_dataset
+from data import class_warnings, load_dataset
 from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker,
                      wants_cluster)
 from EA import AsyncEvolution, RandomSearch, Start
@@ -22,11 +22,10 @@ from job_runner import job_spec
 from member import answer_origin, default_origin, portfolio_origin
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from parallel_run import ParallelSearchRunner
-from model_size import ShapeError
-from prepare_data import DEFAULT_DATA_DIR, DataPreparationError, ensure_data
+from prepare_data import DEFAULT_DATA_DIR, ensure_data
 from repair import Shape, smallest_model_macs, smallest_model_size, within_limits
-from run_files import RUN_PREFIX, RunFileError, RunFiles, read_record
-from search_run import RESERVE_SECONDS, RepeatedFailure, ResumeError, RunRecorder, SearchRunner
+from run_files import RUN_PREFIX, RunFiles, read_record
+from search_run import RESERVE_SECONDS, RepeatedFailure, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import DEFAULT_EPOCHS, Target, resolve_device
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
@@ -387,6 +386,6 @@ def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
     try:
         resolve_device(args.device)
         return run(args, algorithm, given_flags(parser, argv), vars(parser.parse_args([])))
-    except (UsageError, ResumeError, RunFileError, DataError, DataPreparationError, ShapeError) as error:
+    except UsageError as error:
         fail(str(error), prog)
 

@@ -27,7 +27,7 @@ from run_files import TRACE_ROW, Journal, RunFiles
 from search_space import ORIGIN_KEY
 from status import Status
 from target import Target
-from utils import atomic_write_json, atomic_write_text, where_and_when
+from utils import UsageError, atomic_write_json, atomic_write_text, where_and_when
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Optimizer(Protocol):
     def obsolete_checkpoints(self) -> list[Path]: ...
 
 
-class ResumeError(ValueError):
+class ResumeError(UsageError):
     """The recorded run cannot be replayed (different code, settings or files)."""
 
 

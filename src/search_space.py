@@ -16,10 +16,13 @@ from ConfigSpace import (
 from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
+from utils import UsageError
+
 MAX_CONV_LAYERS = 3
 MAX_FC_LAYERS = 3
 MAX_BRANCHES = 4
 
+DEFAULT_NAME = "default"  # the default configuration, as tables and comparisons name it
 DEFAULT_CONFIG: dict[str, Any] = {
     "n_conv_layers": 3,
     "n_channels_conv_0": 457,
@@ -76,7 +79,7 @@ PORTFOLIO: list[dict[str, Any]] = [
 ORIGIN_KEY = "origin"  # a configuration file written by a search says where the answer came from; not a hyperparameter
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A configuration that is not a member of the search space; the message names the key."""
 
 
@@ -156,9 +159,11 @@ def load_config(raw: Mapping[str, Any], space: ConfigurationSpace = SPACE) -> di
     return {key: values[key] for key in space if key in active}
 
 
+def python_value(value: Any) -> Any:
+    """A Python scalar for a numpy one, so configurations stay JSON-serialisable and compare plainly."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def to_dict(config: Configuration | Mapping[str, Any]) -> dict[str, Any]:
     """A plain JSON-serialisable dict (numpy scalars become Python scalars)."""
-    out = {}
-    for key, value in dict(config).items():
-        out[key] = value.item() if hasattr(value, "item") else value
-    return out
+    return {key: python_value(value) for key, value in dict(config).items()}

@@ -61,8 +61,9 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 2."""
+class UsageError(ValueError):
+    """Bad input from the user: reported as one line, exit code 2. Every error of that kind (bad data, a bad
+    configuration, an unreadable run or model file) is one of these, so that a command catches one type."""
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -16,7 +16,7 @@ from ConfigSpace.hyperparameters import (
 )
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
-from search_space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key
+from search_space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key, python_value
 
 SIGMA = 0.17  # Gaussian step of numeric hyperparameters, in their normalized [0, 1] (log where log=True) space
 LAYER_COUNTS = ("n_conv_layers", "n_fc_layers")  # mutated by +-1: a step adds or removes one layer
@@ -26,24 +26,19 @@ PREVIOUS_WIDTH = {
 }  # a newly active layer starts as a copy of the layer before it
 
 
-def _python(value: Any) -> Any:
-    """A Python scalar for a numpy one, so configurations stay JSON-serialisable and compare plainly."""
-    return value.item() if hasattr(value, "item") else value
-
-
 def _complete(values: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
     """Give new layers the previous layer's width, drop inactive keys, validate (raises on an illegal value)."""
     full = dict(values)
     for name, previous in PREVIOUS_WIDTH.items():  # in layer order: a layer two deeper copies the filled one
         full.setdefault(name, full[previous])
     active = deactivate_inactive_hyperparameters(full, space)
-    return {name: _python(full[name]) for name in space if name in active}
+    return {name: python_value(full[name]) for name in space if name in active}
 
 
 def sample(space: ConfigurationSpace, rng: np.random.Generator) -> dict[str, Any]:
     """A random configuration from the space's priors: the initial population and random search."""
     seed = np.random.RandomState(rng.integers(2**32))
-    return _complete({name: _python(hp.sample_value(seed=seed)) for name, hp in space.items()}, space)
+    return _complete({name: python_value(hp.sample_value(seed=seed)) for name, hp in space.items()}, space)
 
 
 def _step(value: Any, choices: Sequence[Any], rng: np.random.Generator) -> Any:
@@ -57,7 +52,7 @@ def _gaussian(hp: Hyperparameter, value: Any, rng: np.random.Generator) -> Any:
     """A clipped Gaussian step in the normalized space, redrawn until the (rounded) value changes."""
     x = float(hp.to_vector(value))
     while True:
-        new = _python(hp.to_value(np.clip(x + rng.normal(0.0, SIGMA), 0.0, 1.0)))
+        new = python_value(hp.to_value(np.clip(x + rng.normal(0.0, SIGMA), 0.0, 1.0)))
         if new != value:
             return new
 
