@@ -15,6 +15,7 @@ from cluster import slots
 from EA import Job
 from job_runner import prepare_worker, run_job
 from status import Status
+from target import TargetResult
 from search_run import RESERVE_SECONDS, ResumeError, SearchRunner
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class ParallelSearchRunner(SearchRunner):
         if future.status == "error":
             error = future.exception()
             status = Status.CRASHED if _worker_died(error) else Status.FAILED
-            result = self._failure(job, status, f"{type(error).__name__}: {error}")
+            result = self._failure(job, status, f"{type(error).__name__}: {error}", type(error).__name__)
             log.warning("member %d to %d epochs: %s", job.member.id, job.budget, result["message"])
         else:
             result = future.result()
@@ -131,10 +132,11 @@ class ParallelSearchRunner(SearchRunner):
         self.optimizer.tell(job, result)
         self.recorder.record(job, result, 0, time.monotonic() - start, self.optimizer)
 
-    def _failure(self, job: Job, status: str, message: str) -> dict[str, Any]:
-        return {"top3_accuracy": float("nan"), "top1_accuracy": float("nan"), "precision": 0.0,
-                "model_size": job.member.model_size, "epochs": 0, "fold_epochs": 0, "train_seconds": 0.0,
-                "status": status, "message": message, "folds": []}
+    @staticmethod
+    def _failure(job: Job, status: Status, message: str, error: str | None = None) -> dict[str, Any]:
+        result = TargetResult.failure(status, message, job.member.model_size, error).to_dict()
+        result.pop("confusion")
+        return result
 
 
 def _worker_died(error: BaseException) -> bool:

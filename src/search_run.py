@@ -11,6 +11,7 @@ import logging
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol
 
@@ -21,12 +22,12 @@ from tqdm import tqdm
 from budget_policy import BudgetPolicy
 from EA import Job
 from member import Member
-from metrics import objective_key
+from metrics import OBJECTIVES, objective_key
 from ranking import AnswerChoice, is_feasible
 from run_files import TRACE_ROW, Journal, RunFiles
 from search_space import ORIGIN_KEY
 from status import Status
-from target import Target
+from target import Target, TargetResult
 from utils import UsageError, atomic_write_json, atomic_write_text, where_and_when
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,7 @@ RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and w
 TRUSTED_AFTER = 10  # evaluations measured before a predicted overrun may end a run (the first include warm-up)
 REPEATS_TO_STOP = 3  # the same unexpected error this many times in a row stops the run
 OUT_OF_MEMORY = "OutOfMemoryError"
-RESULT_KEYS = ("top3_accuracy", "precision", "model_size", "epochs", "fold_epochs", "train_seconds", "status",
-               "message", "folds")
-LATER_KEYS = ("top1_accuracy",)  # recorded since --objective; the runs made before lack it
+RECORDED = tuple(f.name for f in fields(TargetResult) if f.name != "confusion")  # what an evaluation's record keeps
 
 
 class Optimizer(Protocol):
@@ -59,14 +58,15 @@ class RepeatedFailure(RuntimeError):
 def unexpected_error(result: dict[str, Any]) -> str | None:
     """The exception type of a failed evaluation, unless it ran out of memory (a configuration too large for the
     device, which the search records and goes past); None for every other status."""
-    if result["status"] != Status.FAILED or result["message"].startswith(OUT_OF_MEMORY):
+    if result["status"] != Status.FAILED or result.get("error") == OUT_OF_MEMORY:
         return None
-    return result["message"].split(":", 1)[0]
+    return result.get("error")
 
 
 def result_part(result: Mapping[str, Any]) -> dict[str, Any]:
-    """What an evaluation's record keeps of its result (a run made before --objective has no top-1 accuracy)."""
-    return {**{k: result[k] for k in RESULT_KEYS}, **{k: result[k] for k in LATER_KEYS if k in result}}
+    """What an evaluation's record keeps of its result (older runs lack the fields added since: top-1 accuracy,
+    the error type)."""
+    return {key: result[key] for key in RECORDED if key in result}
 
 
 class RunningStatistics:
@@ -163,7 +163,7 @@ class RunRecorder:
         return {"member": member.id, "origin": member.origin, "budget": member.budget,
                 "configuration": member.config,
                 "model_size": member.model_size, "macs": self.macs_of(member.config),
-                **{key: member.result[key] for key in ("top3_accuracy", *LATER_KEYS) if key in member.result},
+                **{key: member.result[key] for key in OBJECTIVES.values() if key in member.result},
                 "precision": member.result["precision"], "constraints_met": self.answer.feasible,
                 "label": "constraints met" if self.answer.feasible else "constraints not met"}
 

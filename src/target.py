@@ -47,9 +47,16 @@ class TargetResult:
     folds: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
     top1_accuracy: float = float("nan")
+    error: str | None = None  # a failed training's exception type: OutOfMemoryError, or a bug's
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def failure(cls, status: Status, message: str, model_size: int, error: str | None = None) -> TargetResult:
+        """An evaluation that measured nothing (its worker died, or it was cancelled at the deadline)."""
+        return cls(top3_accuracy=float("nan"), precision=0.0, model_size=model_size, epochs=0, train_seconds=0.0,
+                   status=status, message=message, error=error)
 
 
 class TrainingDiverged(RuntimeError):
@@ -288,7 +295,7 @@ class Target:
         started = time.perf_counter()
         size = self.model_size(config)
         runs: list[FoldRun] = []
-        before = 0
+        before, error_type = 0, None
         try:
             runs = self.fold_runs(config, folds)
             if checkpoint_in is not None and inherit is not None:
@@ -301,7 +308,7 @@ class Target:
             status, message = Status.DIVERGED, str(error)
         except Exception as error:  # out of memory, or a bug: recorded as failed; the driver stops on repeats
             log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
-            status, message = Status.FAILED, f"{type(error).__name__}: {error}"
+            status, message, error_type = Status.FAILED, f"{type(error).__name__}: {error}", type(error).__name__
         epochs = runs[0].epoch if runs else 0
         fold_epochs = sum(run.epoch for run in runs) - before if runs else 0
         if status in (Status.OK, Status.STOPPED) and checkpoint_out is not None:
@@ -313,7 +320,7 @@ class Target:
             precision=float(np.mean([f["precision"] for f in folds])),
             model_size=size, epochs=epochs, train_seconds=time.perf_counter() - started,
             status=status, message=message, fold_epochs=fold_epochs, folds=folds, confusion=confusion,
-            top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])),
+            top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])), error=error_type,
         )
 
     def _inherit(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path, inherit: Inherit) -> None:

@@ -217,7 +217,7 @@ class FailsWith(FakeTarget):
     def __call__(self, config, budget, **kwargs):
         result = super().__call__(config, budget, **kwargs)
         error = self.errors[(len(self.calls) - 1) % len(self.errors)]
-        result.status, result.message = Status.FAILED, f"{error}: something"
+        result.status, result.message, result.error = Status.FAILED, f"{error}: something", error
         return result
 
 

@@ -134,7 +134,7 @@ def test_out_of_memory_is_reported_not_raised(tiny_train, monkeypatch):
 
     monkeypatch.setattr(target_module.FoldRun, "train_epoch", out_of_memory)
     result = Target(tiny_train, max_budget=2, device="cpu")(load_config(SMALL), 2)
-    assert result.status == "failed" and "out of memory" in result.message
+    assert result.status == "failed" and "out of memory" in result.message and result.error == "OutOfMemoryError"
 
 
 def test_deadline_stops_between_epochs(tiny_train):
