@@ -125,7 +125,7 @@ def connect(settings: dict[str, Any]) -> Iterator[Any]:
     dask.config.set({"distributed.scheduler.allowed-failures": 0})  # a job whose worker dies is crashed, not rerun
     logging.getLogger("distributed").setLevel(logging.WARNING)
     address, scheduler_file = settings.get("scheduler_address"), settings.get("scheduler_file")
-    cluster, timeout = None, settings.get("connect_timeout") or CONNECT_TIMEOUT
+    cluster, client, timeout = None, None, settings.get("connect_timeout") or CONNECT_TIMEOUT
     try:
         if address or scheduler_file:
             client = Client(address, scheduler_file=scheduler_file, timeout=timeout)
@@ -138,15 +138,15 @@ def connect(settings: dict[str, Any]) -> Iterator[Any]:
             cluster = start_local_cluster(gpus)
             client = Client(cluster)
             client.wait_for_workers(len(gpus), timeout=timeout)
-    except UsageError:
-        client.close()
-        raise
     except (OSError, TimeoutError, ValueError) as error:
-        if cluster is not None:
-            cluster.close()
+        for opened in (client, cluster):
+            if opened is not None:
+                opened.close()
+        if isinstance(error, UsageError):
+            raise
         where = address or scheduler_file or "the local cluster"
         raise UsageError(f"no Dask worker reachable at {where} within {timeout:.0f} s "
-                         f"({type(error).__name__}: {error})") from None
+                         f"({type(error).__name__}: {error})") from error
     try:
         yield client
     finally:

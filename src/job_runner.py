@@ -19,7 +19,7 @@ from status import Inherit
 from target import Target
 from utils import where_and_when
 
-_TARGETS: dict[tuple, Target] = {}
+_TARGETS: dict[tuple, Target] = {}  # this worker's dataset, loaded once per search (only the latest is kept)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 MALLOC_THRESHOLDS = {M_MMAP_THRESHOLD: 32 * 2**20, M_TRIM_THRESHOLD: 64 * 2**20}  # glibc's adaptive maximum
 
@@ -63,6 +63,7 @@ def prepare_worker(data_dir: str, seed: int, max_budget: int, device: str, threa
         except (DataPreparationError, DataError, OSError) as error:
             raise DataPreparationError(f"a worker on {socket.gethostname()} cannot use the data: {error} (workers "
                                        "need the driver's --data_dir path on a file system they share)") from None
+        _TARGETS.clear()  # a worker that served another search lets that one's data go
         _TARGETS[key] = Target(train, seed=seed, max_budget=max_budget, device=device)
     return socket.gethostname()
 

@@ -49,6 +49,7 @@ class Run:
     best: dict[str, Any] | None
     trace: pd.DataFrame
     finished: bool
+    name: str  # the run's folder when it is the only run there (runs_params/study/max_size_5e3), else its file
 
     @property
     def optimizer(self) -> str:
@@ -134,13 +135,6 @@ class Run:
         """Which evaluations meet every constraint of the run: precision, size and, when set, MACs."""
         met = (evaluations["precision"] >= self.min_precision) & (evaluations["model_size"] <= self.max_size)
         return met if self.max_macs is None else met & (evaluations["macs"] <= self.max_macs)
-
-    @property
-    def name(self) -> str:
-        """The run's folder when it is the only run there (runs_params/study/max_size_5e3), else its file."""
-        if len(list(self.path.parent.glob(f"{RUN_PREFIX}*.json"))) == 1:
-            return self.path.parent.name
-        return self.path.stem.removeprefix(RUN_PREFIX)
 
 
 @dataclass
@@ -299,7 +293,9 @@ def load_run(path: Path) -> Run:
                                   for entry in record["evaluations"]]
     evaluations["n_folds"] = [len(entry.get("folds") or []) for entry in record["evaluations"]]
     trace = _read_trace(path.with_name(f"{path.stem.removeprefix(RUN_PREFIX)}.csv"), record["journal_rows"])
-    return Run(path, record["settings"], evaluations, record.get("best"), trace, bool(record.get("finished")))
+    alone = len(list(path.parent.glob(f"{RUN_PREFIX}*.json"))) == 1
+    name = path.parent.name if alone else path.stem.removeprefix(RUN_PREFIX)
+    return Run(path, record["settings"], evaluations, record.get("best"), trace, bool(record.get("finished")), name)
 
 
 def find_runs(sources: list[Path]) -> list[Run]:

@@ -326,8 +326,16 @@ def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset(),
         info = run_info(settings, datetime.now())
     options = {"max_time": current(settings)["max_time"], "keep_checkpoints": settings["keep_checkpoints"],
                "quiet": args.quiet}
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    runner, outcome = _search_and_run(settings, info, record, options)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        runner, outcome = _search_and_run(settings, info, record, options)
+        return _finish(runner, outcome, settings)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _finish(runner: SearchRunner, outcome: bool | RepeatedFailure, settings: dict[str, Any]) -> int:
+    """Write the run's files whole, print its summary; the exit code."""
     if isinstance(outcome, RepeatedFailure):
         runner.finish(interrupted=True)
         log.error("%s", outcome)

@@ -22,13 +22,11 @@ REQUIRED = ["--constraint_max_model_size", "2e5", "--constraint_min_precision", 
 
 
 def in_process(capsys, argv, prog="AutoML.py"):
-    """The search's main in this process (torch imported once), with the SIGTERM handler it sets put back."""
+    """The search's main in this process (torch imported once); it puts back the SIGTERM handler it sets."""
     handler = signal.getsignal(signal.SIGTERM)
-    try:
-        return run_in_process(capsys, lambda args: search_main(args, prog, "random" if "random" in prog else "ea"),
-                              argv)
-    finally:
-        signal.signal(signal.SIGTERM, handler)
+    done = run_in_process(capsys, lambda args: search_main(args, prog, "random" if "random" in prog else "ea"), argv)
+    assert signal.getsignal(signal.SIGTERM) is handler
+    return done
 
 
 @pytest.mark.parametrize("args,needle", [
