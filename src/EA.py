@@ -14,13 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from asha import Promotion, Rungs
-from fidelity import Fidelity
-from hyperband import max_bracket, rung_budgets
 from member import Member, random_origin
 from metrics import DEFAULT_METRIC
 from model_size import architecture
 from status import Inherit, Status
+from successive_halving import Fidelity, Promotion, Rungs, max_bracket, rung_budgets
 from surrogate import Surrogate
 from ranking import positions, rank_key, rank_population
 from repair import Fit
@@ -179,10 +177,10 @@ class RandomSearch(_Optimizer):
 class AsyncEvolution(_Optimizer):
     """Steady-state evolution with asynchronous successive halving, on one worker or many: every ask is answered
     at once (no rung waits for stragglers, no bracket has to fit the time left). The portfolio (`proven`) opens
-    the run at max_budget; then a free slot promotes the first member in the top 1/eta of a rung (`asha.Rungs`,
-    highest rung first) whose training is predicted to end in time, or else starts a new member at the lowest
-    budget: the warm-start configurations (`initial`), random ones until OPENING_MEMBERS exist, then children of
-    the population. Below max_budget a job trains and measures the cheap folds (`fidelity.Fidelity`).
+    the run at max_budget; then a free slot promotes the first member in the top 1/eta of a rung (highest rung
+    first) whose training is predicted to end in time, or else starts a new member at the lowest budget: the
+    warm-start configurations (`initial`), random ones until OPENING_MEMBERS exist, then children of the
+    population. Below max_budget a job trains and measures the cheap folds (both in successive_halving).
 
     `num_children` is the λ of the original (μ + λ) strategy: that many children are bred from one ranking of the
     population (the parents' pool) before the survivors are chosen again from every result so far; 1 is steady

@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 from augment import augment, channel_stats
-from fidelity import N_FOLDS
+from successive_halving import N_FOLDS
 from cnn import branch_logits, build_cnn
 from model_size import Work, branches, count_macs, count_parameters, count_work
 from data import DataError, ImageData
