@@ -30,7 +30,8 @@ from data import load_dataset  # noqa: E402
 from metrics import chance_top3, compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
 from search_space import SPACE  # noqa: E402
-from target import Target, TrainingDiverged  # noqa: E402
+from fold_run import TrainingDiverged  # noqa: E402
+from target import Target  # noqa: E402
 from utils import parse_size  # noqa: E402
 from variation import sample  # noqa: E402
 

@@ -22,7 +22,8 @@ from metrics import OBJECTIVES, compute_metrics
 from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, load_run
 from member import origin_label
 from search_space import DEFAULT_CONFIG, DEFAULT_NAME, ORIGIN_KEY, ConfigError, load_config
-from target import Target, TrainingDiverged
+from fold_run import TrainingDiverged
+from target import Target
 from utils import UsageError, atomic_write_text, read_json
 from status import Status
 

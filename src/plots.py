@@ -88,10 +88,9 @@ def pareto_front(sizes: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
 
 def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
     """Every measured evaluation: precision and model size against the objective's accuracy, the constraint lines,
-    colour by budget,
-    feasible points filled, warm-start configurations (portfolio, default) as squares, the others as circles, the
-    returned configuration starred, and the size-accuracy Pareto front of the feasible results measured on every
-    fold."""
+    colour by budget, feasible points filled, warm-start configurations (portfolio, default) as squares, the others
+    as circles, the returned configuration starred, and the size-accuracy Pareto front of the feasible results
+    measured on every fold."""
     ok = run.evaluations[run.evaluations["status"] == Status.OK]
     feasible = run.meets_constraints(ok)
     given = ok["origin_kind"].isin(WARM_START_KINDS)
@@ -127,16 +126,20 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small", loc="lower right")
     if norm is not None:
-        bar = figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=[left, right], pad=0.01)
-        bar.set_label("budget (epochs)")
-        budgets = sorted(ok["budget"].unique())
-        bar.set_ticks(budgets, labels=[str(b) for b in budgets])
-        bar.minorticks_off()
+        _budget_colorbar(figure, [left, right], norm, sorted(ok["budget"].unique()))
     skipped = len(run.evaluations) - len(ok)
     figure.suptitle(f"{run.name}: {run.optimizer}, {run.constraints}, seed {run.seed}, warm start {run.warm_start} — "
                     f"{len(ok)} evaluations" + (f" ({skipped} failed or abandoned, not shown)" if skipped else "")
                     + f"\nreturned: {run.answer_origin}")
     return _save(figure, out / f"{prefix}_candidates_{run.name}.png")
+
+
+def _budget_colorbar(figure, axes: list, norm, budgets: list[int]) -> None:
+    """The colour scale of the budgets, one tick per budget trained."""
+    bar = figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes, pad=0.01)
+    bar.set_label("budget (epochs)")
+    bar.set_ticks(budgets, labels=[str(b) for b in budgets])
+    bar.minorticks_off()
 
 
 def confusion_figure(confusion: np.ndarray, classes: Sequence[str], title: str, path: Path) -> Path:

@@ -15,8 +15,7 @@ import torch
 from budget_policy import BudgetPolicy
 from cost_model import CostModel, prior
 from data import class_warnings, load_dataset
-from cluster import (CLUSTER_FLAGS, WORKER_FLAGS, absolute, add_cluster_arguments, connect, slots, threads_per_worker,
-                     wants_cluster)
+from cluster import absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
 from EA import AsyncEvolution, RandomSearch, Start
 from job_runner import job_spec
 from member import answer_origin, default_origin, portfolio_origin
@@ -24,6 +23,7 @@ from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_labe
 from parallel_run import ParallelSearchRunner
 from prepare_data import DEFAULT_DATA_DIR, ensure_data
 from repair import Shape, smallest_model_macs, smallest_model_size, within_limits
+from resume import current, given_flags, resumed_settings
 from run_files import RUN_PREFIX, RunFiles, read_record
 from search_run import RESERVE_SECONDS, RepeatedFailure, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
@@ -35,7 +35,6 @@ log = logging.getLogger("automl")
 
 EXIT_FAILED, EXIT_NOT_MET, EXIT_INTERRUPTED = 1, 3, 130
 WARM_STARTS = ("portfolio", "default", "none")
-RESUMABLE = ("max_time", "threads", "device")  # flags a resumed run may change, recorded in its settings
 DEFAULT_MAX_SIZE, DEFAULT_MIN_PRECISION = 20_000_000, 0.39  # the original project's limits
 RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
 
@@ -61,26 +60,7 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
                         help="largest cost allowed, in multiply-accumulates of one image's forward pass through all "
                              "branches (5e6); no limit when not given")
     if evolutionary:
-        parser.add_argument("--pop_size", type=int, default=50,
-                            help="members kept by steady-state survival: the parents' pool (the original's mu)")
-        parser.add_argument("--num_children", type=positive_int, default=1,
-                            help="children bred from one ranking of the population before the survivors are chosen "
-                                 "again (the original's lambda of (mu + lambda)); 1: each child from the latest one")
-        parser.add_argument("--hyperband", type=parse_bool, default=True,
-                            help="asynchronous successive halving over epochs; False: every member trained to "
-                                 "--max_budget")
-        parser.add_argument("--inherit", type=parse_bool, default=False,
-                            help="a child starts from its first parent's checkpoint where it has one: the same "
-                                 "architecture continues that training to the next rung with the child's "
-                                 "hyperparameters, another one takes the tensors that fit")
-        parser.add_argument("--candidates", type=positive_int, default=1,
-                            help="children bred for each new member; above 1, a surrogate (extra trees fitted to "
-                                 "every result so far, the budget a feature) trains only the one it predicts best")
-        parser.add_argument("--eta", type=float, default=3.0,
-                            help="successive halving promotes the top 1/eta of a rung to eta times its budget")
-        parser.add_argument("--min_budget", type=positive_float, default=None,
-                            help="epochs of the lowest rung; the rungs are --max_budget / eta^k down to it (default: "
-                                 "--max_budget / eta^2, three rungs: 6, 17 and 50 epochs)")
+        add_evolution_arguments(parser)
     parser.add_argument("--objective", choices=list(OBJECTIVES), default=DEFAULT_OBJECTIVE,
                         help="the accuracy maximised among the configurations that meet the constraints: top3 (the "
                              "true class among the three highest scores) or top1 (with few classes, the one that "
@@ -104,6 +84,30 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--quiet", type=parse_bool, nargs="?", const=True, default=False,
                         help="no progress bar")
     return parser
+
+
+def add_evolution_arguments(parser: OneLineParser) -> None:
+    """The flags of the evolution (AutoML.py), which random search does not have."""
+    parser.add_argument("--pop_size", type=int, default=50,
+                        help="members kept by steady-state survival: the parents' pool (the original's mu)")
+    parser.add_argument("--num_children", type=positive_int, default=1,
+                        help="children bred from one ranking of the population before the survivors are chosen "
+                             "again (the original's lambda of (mu + lambda)); 1: each child from the latest one")
+    parser.add_argument("--hyperband", type=parse_bool, default=True,
+                        help="asynchronous successive halving over epochs; False: every member trained to "
+                             "--max_budget")
+    parser.add_argument("--inherit", type=parse_bool, default=False,
+                        help="a child starts from its first parent's checkpoint where it has one: the same "
+                             "architecture continues that training to the next rung with the child's "
+                             "hyperparameters, another one takes the tensors that fit")
+    parser.add_argument("--candidates", type=positive_int, default=1,
+                        help="children bred for each new member; above 1, a surrogate (extra trees fitted to "
+                             "every result so far, the budget a feature) trains only the one it predicts best")
+    parser.add_argument("--eta", type=float, default=3.0,
+                        help="successive halving promotes the top 1/eta of a rung to eta times its budget")
+    parser.add_argument("--min_budget", type=positive_float, default=None,
+                        help="epochs of the lowest rung; the rungs are --max_budget / eta^k down to it (default: "
+                             "--max_budget / eta^2, three rungs: 6, 17 and 50 epochs)")
 
 
 def check_settings(s: dict[str, Any]) -> None:
@@ -255,62 +259,6 @@ def job_spec_of(setup: dict[str, Any]) -> Callable:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-def given_flags(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
-    """The flags given on the command line (argparse leaves a namespace's existing attributes alone, so a
-    namespace filled with a marker shows which ones were parsed), whatever their values."""
-    marker = object()
-    namespace = argparse.Namespace(**{action.dest: marker for action in parser._actions})
-    return {key for key, value in vars(parser.parse_args(argv, namespace=namespace)).items() if value is not marker}
-
-
-def resumed_settings(args: argparse.Namespace, record: Any, given: set[str] = frozenset(),
-                     defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A stopped run's settings, in the folder where its file is now (even if it was moved since). Of the flags
-    given with --resume, --max_time (a new total, e.g. to extend the run), --threads and --device apply from now
-    on and are appended to the settings' `resumes`, the recorded values staying what the run planned with; the
-    cluster flags replace the recorded ones (a run on workers may resume on other workers); --quiet applies; any
-    other flag may repeat its recorded value (the command line the run was started with, plus --resume) and is
-    refused if it differs. A setting the run predates counts as recorded at its default (`defaults`)."""
-    if not isinstance(record, dict) or "settings" not in record:
-        raise UsageError(f"{args.resume}: not an {RUN_PREFIX}*.json file")
-    settings = {**record["settings"], "output_dir": str(args.resume.parent)}
-    for flag in sorted(given - {"resume", "quiet", *RESUMABLE, *CLUSTER_FLAGS}):
-        recorded = settings.get(flag, (defaults or {}).get(flag))
-        if not same_setting(recorded, getattr(args, flag)):
-            raise UsageError(f"{args.resume}: a resumed run keeps its settings; --{flag} was {shown(recorded)} and "
-                             f"is given as {shown(getattr(args, flag))} (with --resume, only --max_time, --threads, "
-                             "--device, --quiet and the cluster flags may change)")
-    cluster = {flag: getattr(args, flag) for flag in CLUSTER_FLAGS if flag in given}
-    workers = [flag for flag in WORKER_FLAGS if flag in cluster]
-    if workers:
-        if not wants_cluster(settings):
-            raise UsageError(f"{args.resume}: a run made in one process resumes in one process; drop "
-                             + ", ".join(f"--{flag}" for flag in workers))
-        settings.update(dict.fromkeys(WORKER_FLAGS))
-    now = current(settings)
-    changes = {flag: getattr(args, flag) for flag in RESUMABLE
-               if flag in given and getattr(args, flag) != now.get(flag)}
-    if changes:
-        settings["resumes"] = [*settings.get("resumes", []), changes]
-    return {**settings, **cluster}
-
-
-def same_setting(recorded: Any, given: Any) -> bool:
-    """Whether a flag given with --resume repeats the recorded value (folders compared as the paths they name)."""
-    if isinstance(given, Path):
-        return recorded is not None and Path(recorded).resolve() == given.resolve()
-    return recorded == given
-
-
-def shown(value: Any) -> str:
-    return "not set" if value is None else str(value)
-
-
-def current(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings in force now: the recorded ones with the changes of every resume applied in order."""
-    return {key: value for part in (settings, *settings.get("resumes", [])) for key, value in part.items()}
 
 
 def run(args: argparse.Namespace, algorithm: str, given: set[str] = frozenset(),

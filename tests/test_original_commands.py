@@ -13,7 +13,8 @@ from conftest import REPO_ROOT, is_one_line_error
 import search_cli
 from prepare_data import DEFAULT_DATA_DIR
 from run_files import RunFiles, find_runs
-from search_cli import build_parser, given_flags, resumed_settings
+from resume import given_flags, resumed_settings
+from search_cli import build_parser
 from utils import read_json
 
 SEARCH = "python AutoML.py --pop_size 50 --num_children 10 --hyperband True"

@@ -1,7 +1,8 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from search_cli import Search, build_parser, current, given_flags, resumed_settings, settings_from
+from resume import current, given_flags, resumed_settings
+from search_cli import Search, build_parser, settings_from
 from utils import UsageError
 from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG, PORTFOLIO

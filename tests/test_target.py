@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import fold_run
 import target as target_module
 from augment import random_crop, random_flip
 from cnn import branch_logits, build_cnn
@@ -14,7 +15,8 @@ from data import load_dataset
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
 from status import Inherit
-from target import FoldRun, Target, branch_loss, cv_splits, memory_format_for
+from fold_run import FoldRun, branch_loss, memory_format_for
+from target import Target, cv_splits
 
 SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
          "n_fc_layers": 1, "n_channels_fc_0": 16, "batch_size": 8, "learning_rate_init": 0.01}
@@ -35,7 +37,7 @@ def test_continuation_equals_training_straight_through(tiny_train, tmp_path, ext
 
 
 def test_continuation_equals_training_straight_through_in_the_default_layout(tiny_train, tmp_path, monkeypatch):
-    monkeypatch.setattr(target_module, "CHANNELS_LAST_MAX_MACS", 0)
+    monkeypatch.setattr(fold_run, "CHANNELS_LAST_MAX_MACS", 0)
     config = load_config({**SMALL, "use_BN": True, "random_flip": True})
     assert memory_format_for(config, tiny_train.input_shape, tiny_train.num_classes) == torch.contiguous_format
     assert_continuation_equals_straight(tiny_train, tmp_path, config)
@@ -108,7 +110,7 @@ def test_result_fields_and_cv_means(tiny_train):
     assert result.status == "ok" and result.epochs == 3
     assert result.top3_accuracy == pytest.approx(np.mean([f["top3_accuracy"] for f in result.folds]))
     assert result.precision == pytest.approx(np.mean([f["precision"] for f in result.folds]))
-    assert result.model_size == sum(p.numel() for p in target_module.build_cnn(
+    assert result.model_size == sum(p.numel() for p in build_cnn(
         load_config(SMALL), tiny_train.input_shape, tiny_train.num_classes).parameters())
     assert np.sum(result.confusion) == len(tiny_train.labels)
     assert result.train_seconds > 0
@@ -132,7 +134,7 @@ def test_out_of_memory_is_reported_not_raised(tiny_train, monkeypatch):
     def out_of_memory(self, total_steps):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(target_module.FoldRun, "train_epoch", out_of_memory)
+    monkeypatch.setattr(FoldRun, "train_epoch", out_of_memory)
     result = Target(tiny_train, max_budget=2, device="cpu")(load_config(SMALL), 2)
     assert result.status == "failed" and "out of memory" in result.message and result.error == "OutOfMemoryError"
 
@@ -144,13 +146,13 @@ def test_deadline_stops_between_epochs(tiny_train):
 
 def slow_down(monkeypatch, seconds: float) -> None:
     """Every fold-epoch takes at least `seconds` longer, so that its projection does not depend on the machine."""
-    train_epoch = target_module.FoldRun.train_epoch
+    train_epoch = FoldRun.train_epoch
 
     def slow(self, total_steps):
         train_epoch(self, total_steps)
         time.sleep(seconds)
 
-    monkeypatch.setattr(target_module.FoldRun, "train_epoch", slow)
+    monkeypatch.setattr(FoldRun, "train_epoch", slow)
 
 
 @pytest.fixture
