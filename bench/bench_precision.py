@@ -26,6 +26,7 @@ from data import load_dataset  # noqa: E402
 from holdout import candidate_from  # noqa: E402
 from metrics import compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
+from status import Mode  # noqa: E402
 from target import Target  # noqa: E402
 
 
@@ -35,8 +36,8 @@ def metrics(run, images: torch.Tensor, labels: torch.Tensor, classes: int) -> di
 
 
 def measure(name: str, config: dict, train, test, epochs: int, seed: int) -> list[dict]:
-    cv = Target(train, mode="cv", seed=seed, max_budget=epochs, device="cpu")
-    full = Target(train, test, mode="test", seed=seed, max_budget=epochs, device="cpu")
+    cv = Target(train, mode=Mode.CV, seed=seed, max_budget=epochs, device="cpu")
+    full = Target(train, test, mode=Mode.TEST, seed=seed, max_budget=epochs, device="cpu")
     x_test, y_test = full.validation(0)
     rows = []
     for fold, run in enumerate(cv.trained_runs(config, epochs)):

@@ -24,6 +24,7 @@ from data import load_dataset  # noqa: E402
 from metrics import compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
 from search_space import PORTFOLIO, load_config  # noqa: E402
+from status import Mode  # noqa: E402
 from target import Target  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def main() -> None:
     configs = {f"portfolio_{i}": load_config(entry) for i, entry in enumerate(PORTFOLIO)}
     rows = []
     for seed in args.seeds:
-        target = Target(train, mode="cv", seed=seed, max_budget=args.epochs, device="cpu")
+        target = Target(train, mode=Mode.CV, seed=seed, max_budget=args.epochs, device="cpu")
         rows += [{"configuration": name, "seed": seed, **measure(target, config, args.epochs)}
                  for name, config in configs.items()]
     table = pd.DataFrame(rows)

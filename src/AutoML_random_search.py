@@ -2,6 +2,7 @@
 import sys
 
 from search_cli import main
+from status import Algorithm
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], "AutoML_random_search.py", "random"))
+    sys.exit(main(sys.argv[1:], "AutoML_random_search.py", Algorithm.RANDOM))

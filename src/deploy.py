@@ -19,6 +19,7 @@ from metrics import DEFAULT_OBJECTIVE
 from model_card import card_markdown, constraint_checks, environment, speed, test_figures
 from model_size import count_macs, count_parameters, peak_activation_bytes
 from onnx_bundle import FORMAT_VERSION, OnnxModel, quantize_int8
+from status import Runtime
 from utils import UsageError, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def runtimes(bundle: Bundle, models: dict[str, OnnxModel], test: ImageData) -> d
     """Test figures and speed of torch and of each ONNX model; the fp32 graph is checked against torch first."""
     images, labels = as_float(test), test.labels.numpy()
     expected = bundle.probabilities(images)
-    check_export(expected, models["onnxruntime fp32"].probabilities(images), models["onnxruntime fp32"].path)
-    results = {"torch fp32": {**test_figures(expected, labels), **speed(bundle.probabilities, bundle.input_shape)}}
+    check_export(expected, models[Runtime.ONNX].probabilities(images), models[Runtime.ONNX].path)
+    results = {Runtime.TORCH: {**test_figures(expected, labels), **speed(bundle.probabilities, bundle.input_shape)}}
     for name, model in models.items():
         results[name] = {**test_figures(model.probabilities(images), labels),
                          **speed(model.probabilities, bundle.input_shape)}
@@ -75,10 +76,10 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
     try:
         bundle.save(work / MODEL_PT)
         export_onnx(bundle, work / MODEL_ONNX)
-        models = {"onnxruntime fp32": OnnxModel(work / MODEL_ONNX, threads or torch.get_num_threads())}
+        models = {Runtime.ONNX: OnnxModel(work / MODEL_ONNX, threads or torch.get_num_threads())}
         if int8:
             quantize_int8(work / MODEL_ONNX, work / MODEL_INT8, as_float(train))
-            models["onnxruntime int8"] = OnnxModel(work / MODEL_INT8, threads or torch.get_num_threads())
+            models[Runtime.ONNX_INT8] = OnnxModel(work / MODEL_INT8, threads or torch.get_num_threads())
         card = build_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective)
         card["files"] = {path.name: path.stat().st_size for path in sorted(work.glob("*.*"))}
         atomic_write_json(work / CARD_JSON, card)
@@ -93,11 +94,11 @@ def build_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, fig
                limits: dict[str, float | None], origin: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
     sizes = cost(bundle)
     values = {"max_model_size": sizes["parameters"], "max_macs": sizes["macs"],
-              "min_precision": figures["torch fp32"]["precision"]}
+              "min_precision": figures[Runtime.TORCH]["precision"]}
     checks = constraint_checks(limits, values)
-    if "onnxruntime int8" in figures:
+    if Runtime.ONNX_INT8 in figures:
         int8 = constraint_checks({"min_precision": limits.get("min_precision")},
-                                 {"min_precision": figures["onnxruntime int8"]["precision"]})
+                                 {"min_precision": figures[Runtime.ONNX_INT8]["precision"]})
         checks |= {f"{key} (int8)": check for key, check in int8.items()}
     return {"name": name, "format_version": FORMAT_VERSION,
             "configuration": bundle.config, "origin": origin, "objective": objective, "classes": bundle.classes,

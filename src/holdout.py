@@ -25,7 +25,7 @@ from search_space import DEFAULT_CONFIG, DEFAULT_NAME, ORIGIN_KEY, ConfigError, 
 from fold_run import TrainingDiverged
 from target import Target
 from utils import UsageError, atomic_write_text, read_json
-from status import Status
+from status import Mode, Status
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
     bar = tqdm(total=len(seeds) * len(candidates), unit="training", desc="test/",
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} trainings [{elapsed} elapsed, about {remaining} left]")
     for seed in seeds:
-        target = Target(train, test, mode="test", seed=seed, max_budget=epochs, device=device)
+        target = Target(train, test, mode=Mode.TEST, seed=seed, max_budget=epochs, device=device)
         for candidate in candidates:
             row = _row(candidate, seed, epochs, data_dir)
             done = _find(results, row)

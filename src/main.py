@@ -14,13 +14,14 @@ from torchsummary import summary
 from bundle import Bundle
 from cnn import build_cnn
 from deploy import write_model_folder
+from model_card import constraint_checks
 from holdout import candidate_from, default_candidate
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from data import ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, ensure_data
 from search_space import DEFAULT_CONFIG, ConfigError, load_config
 from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
-from status import Status
+from status import Mode, Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_json, atomic_write_text, fail,
                    file_path, folder_path, parse_bool, parse_fraction, parse_size, positive_int, read_json,
                    set_threads, setup_logging)
@@ -68,16 +69,10 @@ def read_config(path: Path | None) -> dict[str, Any]:
 
 
 def constraint_report(size: int, macs: int, precision: float | None, args) -> dict[str, Any]:
-    """Each given constraint with its limit, the measured value and whether it holds."""
-    report = {}
-    if args.max_model_size is not None:
-        report["max_model_size"] = {"limit": args.max_model_size, "value": size, "ok": size <= args.max_model_size}
-    if args.max_macs is not None:
-        report["max_macs"] = {"limit": args.max_macs, "value": macs, "ok": macs <= args.max_macs}
-    if args.min_precision is not None and precision is not None:
-        report["min_precision"] = {"limit": args.min_precision, "value": precision,
-                                   "ok": precision >= args.min_precision}
-    return report
+    """Each given constraint with its limit, the measured value and whether it holds (precision once measured)."""
+    limits = {"max_model_size": args.max_model_size, "max_macs": args.max_macs,
+              "min_precision": None if precision is None else args.min_precision}
+    return constraint_checks(limits, {"max_model_size": size, "max_macs": macs, "min_precision": precision})
 
 
 def print_constraints(report: dict[str, Any]) -> None:
@@ -86,7 +81,7 @@ def print_constraints(report: dict[str, Any]) -> None:
 
 
 def write_results(args, config: dict, train: ImageData, result: TargetResult, report: dict) -> Path:
-    mode = "test" if args.test else "cv"
+    mode = Mode.TEST if args.test else Mode.CV
     path = args.output_dir / f"result_{mode}.json"
     payload = {"mode": mode, "epochs": args.epochs, "seed": args.seed, "data_dir": str(args.data_dir),
                "objective": args.objective, "warnings": class_warnings(train, args.objective),
@@ -142,7 +137,7 @@ def run(args) -> int:
     device = resolve_device(args.device)
     model = build_cnn(config, train.input_shape, train.num_classes)
     summary(model, train.input_shape, device="cpu")
-    target = Target(train, test, mode="test" if args.test else "cv", seed=args.seed, max_budget=args.epochs,
+    target = Target(train, test, mode=Mode.TEST if args.test else Mode.CV, seed=args.seed, max_budget=args.epochs,
                     device=args.device)
     size = target.model_size(config)
     print(f"model size: {size:,} parameters; data: {len(train.labels)} training images, "

@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
 from metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
-from status import Status
+from status import Algorithm, Status
 from utils import UsageError, read_json
 
 RUN_PREFIX = "automl_run_"  # automl_run_{info}.json: settings, every evaluation, the answer
@@ -53,7 +53,7 @@ class Run:
 
     @property
     def optimizer(self) -> str:
-        if self.settings.get("algorithm") == "random":
+        if self.settings.get("algorithm") == Algorithm.RANDOM:
             return "random search"
         children = self.settings.get("num_children", 1)  # runs made before a flag had its default
         candidates = self.settings.get("candidates", 1)

@@ -28,6 +28,7 @@ from run_files import RUN_PREFIX, RunFiles, read_record
 from search_run import RESERVE_SECONDS, RepeatedFailure, RunRecorder, SearchRunner
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
 from target import DEFAULT_EPOCHS, Target, resolve_device
+from status import Algorithm
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
                    parse_fraction, parse_size, positive_int, set_threads, setup_logging)
 
@@ -112,7 +113,7 @@ def add_evolution_arguments(parser: OneLineParser) -> None:
 
 def check_settings(s: dict[str, Any]) -> None:
     """Bad values end the run before any training, with one line naming the flag."""
-    if s["algorithm"] == "ea":
+    if s["algorithm"] == Algorithm.EA:
         if s["pop_size"] < 2:
             raise UsageError(f"--pop_size must be at least 2, got {s['pop_size']}")
         if s["eta"] <= 1:
@@ -128,7 +129,7 @@ def min_budget(s: dict[str, Any]) -> float:
 
 def run_info(s: dict[str, Any], now: datetime) -> str:
     head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
-            if s["algorithm"] == "ea" else "randomSearch")
+            if s["algorithm"] == Algorithm.EA else "randomSearch")
     return (f"{head}_minPrecision_{s['constraint_min_precision']}_maxModelSize_{s['constraint_max_model_size']}"
             f"_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
 
@@ -178,7 +179,7 @@ class Search:
         size_of, metric = self.target.model_size, objective_key(s.get("objective"))
         fit = self.policy.fitter(SPACE, shape, classes, self.max_size, self.max_macs)
         portfolio, initial = self._warm_start(s, fit)
-        if s["algorithm"] == "random":
+        if s["algorithm"] == Algorithm.RANDOM:
             return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
                                 None, portfolio + initial, metric)
         return AsyncEvolution(
@@ -208,7 +209,7 @@ class Search:
         if not within_limits(DEFAULT_CONFIG, self.target.input_shape, self.target.num_classes, self.max_size,
                              self.max_macs):
             return False
-        if (s["algorithm"] == "ea" and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
+        if (s["algorithm"] == Algorithm.EA and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
             return True
         log.info("the default configuration is left out: a full evaluation of it would take about %.0f s",
                  self.policy.full_seconds(DEFAULT_CONFIG))
@@ -335,7 +336,7 @@ def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:
-    parser = build_parser(prog, evolutionary=algorithm == "ea")
+    parser = build_parser(prog, evolutionary=algorithm == Algorithm.EA)
     args = parser.parse_args(argv)
     setup_logging(args.quiet)
     set_threads(args.threads)

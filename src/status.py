@@ -1,5 +1,6 @@
-"""The status of an evaluation: one StrEnum for the search, the workers, evaluation and the benchmarks. Run files
-and tables hold their plain values ("ok", "failed", …)."""
+"""The status of an evaluation and the other named choices (modes, algorithms, runtimes): StrEnums for the search,
+the workers, evaluation and the benchmarks. Run files, tables and model cards hold their plain values ("ok",
+"failed", …)."""
 from __future__ import annotations
 
 from enum import StrEnum
@@ -19,3 +20,25 @@ class Inherit(StrEnum):
 
     CONTINUE = "continue"  # the same architecture: its training state, continued with the child's hyperparameters
     TENSORS = "tensors"  # another architecture: the tensors whose name and shape fit; training starts at epoch 0
+
+
+class Mode(StrEnum):
+    """What a target measures on: 3-fold cross-validation on train/, or train/ then test/."""
+
+    CV = "cv"
+    TEST = "test"
+
+
+class Algorithm(StrEnum):
+    """The optimizer a run uses, as its settings record it."""
+
+    EA = "ea"  # AutoML.py: the evolution (with or without Hyperband)
+    RANDOM = "random"  # AutoML_random_search.py
+
+
+class Runtime(StrEnum):
+    """Where a saved network runs, as its model card names it."""
+
+    TORCH = "torch fp32"
+    ONNX = "onnxruntime fp32"
+    ONNX_INT8 = "onnxruntime int8"

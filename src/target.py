@@ -16,7 +16,7 @@ from model_size import Work, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from fold_run import FoldRun, TrainingDiverged
-from status import Inherit, Status
+from status import Inherit, Mode, Status
 from utils import UsageError, atomic_torch_save
 
 log = logging.getLogger(__name__)
@@ -75,16 +75,16 @@ def cv_splits(labels: np.ndarray, seed: int, n_folds: int = N_FOLDS) -> list[tup
 class Target:
     """Trains configurations on one dataset: 3-fold CV on train/ (mode "cv") or train/ → test/ (mode "test")."""
 
-    def __init__(self, train: ImageData, test: ImageData | None = None, *, mode: str = "cv", seed: int = 0,
+    def __init__(self, train: ImageData, test: ImageData | None = None, *, mode: Mode = Mode.CV, seed: int = 0,
                  max_budget: int = 50, device: str = "auto"):
-        if mode == "test" and test is None:
+        if mode == Mode.TEST and test is None:
             raise ValueError("mode 'test' needs the test split")
         self.mode, self.seed, self.max_budget = mode, seed, int(max_budget)
         self.device = resolve_device(device)
         self.num_classes, self.input_shape = train.num_classes, train.input_shape
         self.x = train.images.to(self.device).float().div_(255)
         self.y = train.labels.to(self.device)
-        if mode == "cv":
+        if mode == Mode.CV:
             self.splits = cv_splits(train.labels.numpy(), seed)
             self.x_test = self.y_test = None
         else:

@@ -11,6 +11,7 @@ from deploy import as_float
 from onnx_bundle import FORMAT_VERSION, BundleError, OnnxModel, quantize_int8
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
+from status import Mode
 from target import Target
 
 BRANCHED = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 24, "n_branches": 2, "use_BN": True,
@@ -24,7 +25,7 @@ def trained_for(data_dir, raw_config, epochs):
     """A network trained on all of train/ (its fold run), its bundle, and the data."""
     train, test = load_dataset(data_dir, with_test=True)
     config = load_config(raw_config)
-    target = Target(train, test, mode="test", seed=0, max_budget=epochs)
+    target = Target(train, test, mode=Mode.TEST, seed=0, max_budget=epochs)
     (run,) = target.trained_runs(config, epochs)
     bundle = Bundle.from_training(config, train, run.model.state_dict(), {"epochs": epochs, "seed": 0})
     return run, bundle, train, test

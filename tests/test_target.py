@@ -14,7 +14,7 @@ from cnn import branch_logits, build_cnn
 from data import load_dataset
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
-from status import Inherit
+from status import Inherit, Mode
 from fold_run import FoldRun, branch_loss, memory_format_for
 from target import Target, cv_splits
 
@@ -118,7 +118,7 @@ def test_result_fields_and_cv_means(tiny_train):
 
 def test_test_mode_measures_on_the_test_split(tiny_data):
     train, test = load_dataset(tiny_data, with_test=True)
-    result = Target(train, test, mode="test", max_budget=2, device="cpu")(load_config(SMALL), 2)
+    result = Target(train, test, mode=Mode.TEST, max_budget=2, device="cpu")(load_config(SMALL), 2)
     assert len(result.folds) == 1 and np.sum(result.confusion) == len(test.labels)
 
 
