@@ -5,7 +5,7 @@ Compares the full model (arithmetic + per optimizer step + per evaluation + per 
 model without the feature-map term and with arithmetic alone.
 The runs are bench_search runs on micro17flower: 16x16 RGB, 17 classes, 3-fold CV on 680 training images each
 (a job trains one fold or all three: its fold-epochs are recorded).
-Usage: python bench/bench_cost_model.py [--runs runs_precision/bench_search]
+Usage: python bench/bench_time_model.py [--runs runs_precision/bench_search]
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from cost_model import PRIORS, Coefficients, CostModel  # noqa: E402
-from model_size import Work, count_work  # noqa: E402
+from time_model import PRIORS, Coefficients, CostModel  # noqa: E402
+from closed_forms import Work, count_work  # noqa: E402
 from search_space import load_config  # noqa: E402
 from status import Status  # noqa: E402
 

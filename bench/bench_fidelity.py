@@ -25,7 +25,7 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from budget_policy import BudgetPolicy  # noqa: E402
-from cost_model import PRIORS, CostModel  # noqa: E402
+from time_model import PRIORS, CostModel  # noqa: E402
 from data import load_dataset  # noqa: E402
 from metrics import chance_top3, compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402

@@ -72,7 +72,7 @@ def over_note(cards: list[dict], ratios: list[float]) -> str:
 
 
 def main() -> None:
-    cost_model = subprocess.run([sys.executable, str(BENCH / "bench_cost_model.py")], cwd=BENCH.parent,
+    cost_model = subprocess.run([sys.executable, str(BENCH / "bench_time_model.py")], cwd=BENCH.parent,
                                 capture_output=True, text=True, check=True).stdout
     outputs = {name: (BENCH / "results" / f"{name}.txt").read_text()
                for name in ("bench_target", "bench_tta", "bench_parallel", "bench_fidelity", "bench_deploy",

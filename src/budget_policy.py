@@ -14,9 +14,9 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
-from cost_model import CostModel
+from time_model import CostModel
 from member import Member
-from model_size import Work
+from closed_forms import Work
 from repair import Fit, NoNetworkFits, Shape, repair, smallest_model_macs
 
 log = logging.getLogger(__name__)

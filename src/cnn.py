@@ -1,4 +1,4 @@
-"""The configurable CNN of the task (its size and cost in closed form live in model_size.py)."""
+"""The configurable CNN of the task (its size and cost in closed form live in closed_forms.py)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from model_size import branches, conv_widths, fc_widths, features_after_conv
+from closed_forms import branches, conv_widths, fc_widths, features_after_conv
 
 
 class Branches(nn.Module):

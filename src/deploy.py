@@ -14,10 +14,10 @@ import torch
 
 from bundle import Bundle, check_export, export_onnx
 from data import ImageData
-from measure_cost import counted_macs, measured_peak_bytes
+from traced_cost import counted_macs, measured_peak_bytes
 from metrics import DEFAULT_OBJECTIVE
 from model_card import card_markdown, constraint_checks, environment, speed, test_figures
-from model_size import count_macs, count_parameters, peak_activation_bytes
+from closed_forms import count_macs, count_parameters, peak_activation_bytes
 from onnx_bundle import FORMAT_VERSION, OnnxModel, quantize_int8
 from status import Runtime
 from utils import UsageError, atomic_write_json, atomic_write_text

@@ -11,7 +11,7 @@ from torch import nn
 
 from augment import augment, channel_stats
 from cnn import branch_logits, build_cnn
-from model_size import branches, count_macs
+from closed_forms import branches, count_macs
 from schedules import learning_rate
 
 EVAL_BATCH = 1024

@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable
 
 from cluster import slots
-from EA import Job
+from optimizer import Job
 from job_runner import prepare_worker, run_job
 from status import Status
 from target import TargetResult

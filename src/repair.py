@@ -15,7 +15,7 @@ import numpy as np
 from ConfigSpace import ConfigurationSpace, OrdinalHyperparameter
 from ConfigSpace.hyperparameters import CategoricalHyperparameter, Hyperparameter
 
-from model_size import ShapeError, count_macs, count_parameters
+from closed_forms import ShapeError, count_macs, count_parameters
 from search_space import conv_key, fc_key, load_config
 
 

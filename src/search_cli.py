@@ -13,10 +13,12 @@ import numpy as np
 import torch
 
 from budget_policy import BudgetPolicy
-from cost_model import CostModel, prior
+from time_model import CostModel, prior
 from data import class_warnings, load_dataset
 from cluster import absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
-from EA import AsyncEvolution, RandomSearch, Start
+from EA import AsyncEvolution
+from optimizer import Start
+from random_search import RandomSearch
 from job_runner import job_spec
 from member import answer_origin, default_origin, portfolio_origin
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from budget_policy import BudgetPolicy
-from EA import Job
+from optimizer import Job
 from member import Member
 from metrics import OBJECTIVES, objective_key
 from ranking import AnswerChoice, is_feasible

@@ -12,7 +12,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 from successive_halving import N_FOLDS
-from model_size import Work, count_macs, count_parameters, count_work
+from closed_forms import Work, count_macs, count_parameters, count_work
 from data import DataError, ImageData
 from metrics import chance_top3, compute_metrics
 from fold_run import FoldRun, TrainingDiverged

@@ -5,10 +5,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from EA import OPENING_MEMBERS, AsyncEvolution, RandomSearch
+from EA import OPENING_MEMBERS, AsyncEvolution
+from random_search import RandomSearch
 from fakes import CLASSES, SHAPE, FakeTarget
 from member import default_origin, portfolio_origin
-from model_size import architecture, count_parameters
+from closed_forms import architecture, count_parameters
 from status import Inherit
 from repair import repair
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
-from cost_model import PRIORS, CostModel
+from time_model import PRIORS, CostModel
 from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
 from member import Member
 from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config

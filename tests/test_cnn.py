@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cnn import branch_logits, build_cnn
-from model_size import ShapeError, count_macs, count_parameters
+from closed_forms import ShapeError, count_macs, count_parameters
 from search_space import SPACE, load_config, to_dict
 
 SECOND_CHECK = {"batch_size": 280, "dropout_rate": 0.0139, "global_avg_pooling": True, "kernel_size": 5,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from model_size import count_activations, count_macs, count_parameters
+from closed_forms import count_activations, count_macs, count_parameters
 from repair import NoNetworkFits, repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
 from search_space import SPACE, load_config
 from variation import sample

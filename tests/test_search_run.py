@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from budget_policy import BudgetPolicy
-from cost_model import PRIORS, CostModel
+from time_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
 from run_files import RunFiles, journal_lines, load_run, read_record

@@ -1,4 +1,4 @@
-"""What one image costs the real network, measured on the module (the check of model_size.py's closed forms):
+"""What one image costs the real network, measured on the module (the check of closed_forms.py's closed forms):
 multiply-accumulates counted by torch's FLOP counter, and the peak of activation memory traced op by op."""
 from __future__ import annotations
 

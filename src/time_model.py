@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import nnls
 
-from model_size import Work
+from closed_forms import Work
 
 TRAIN_MACS_FACTOR = 3  # forward + backward ≈ 3 forward passes
 PRIOR_WEIGHT = 0.3  # of each prior pseudo-observation, against 1 for each measured evaluation
@@ -28,7 +28,7 @@ class Coefficients(NamedTuple):
     seconds_per_activation: float
 
 
-# Fitted on the benchmark runs of a 2-core x86_64 machine (bench/bench_cost_model.py); the GPU one is a guess.
+# Fitted on the benchmark runs of a 2-core x86_64 machine (bench/bench_time_model.py); the GPU one is a guess.
 PRIORS = {"cpu": Coefficients(7.8e-12, 1.4e-3, 0.05, 5.9e-9), "cuda": Coefficients(1 / 5e12, 3e-4, 0.3, 1e-11)}
 PRIOR_THREADS = 2  # torch threads of the runs the CPU prior was fitted on
 

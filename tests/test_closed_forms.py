@@ -1,9 +1,9 @@
-"""The closed-form cost of a network (model_size.py) against measurements on the real module."""
+"""The closed-form cost of a network (closed_forms.py) against measurements on the real module."""
 import pytest
 
 from cnn import build_cnn
-from measure_cost import counted_macs, measured_peak_bytes
-from model_size import ShapeError, count_macs, features_after_conv, peak_activation_bytes
+from traced_cost import counted_macs, measured_peak_bytes
+from closed_forms import ShapeError, count_macs, features_after_conv, peak_activation_bytes
 from search_space import DEFAULT_CONFIG, SPACE
 
 SHAPES = [(3, 16, 16), (1, 12, 20), (3, 8, 8), (1, 32, 32)]
