@@ -1,10 +1,8 @@
-"""A trained network with everything needed to use it without the dataset (model.pt), and the same network as
-one ONNX graph: images in [0, 1] in, class probabilities out."""
+"""A trained network with everything needed to use it without the dataset (model.pt): images in [0, 1] in, class
+probabilities out."""
 from __future__ import annotations
 
-import io
 import json
-import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -12,20 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
 from augment import channel_stats
 from cnn import build_cnn
 from data import ImageData
-from metrics import TOP_K
-from onnx_bundle import (FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, BundleError, check_format, compact_names,
-                         metadata)
-from utils import atomic_torch_save, atomic_write_bytes
+from bundle_format import FORMAT, FORMAT_VERSION, BundleError, check_format
+from utils import atomic_torch_save
 
-ONNX_OPSET = 17
-ONNX_TOLERANCE = 1e-4  # largest difference allowed between onnxruntime's and torch's probabilities
 
 
 class InferenceNet(nn.Module):
@@ -119,35 +112,3 @@ def _read_torch(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not a model written by this project's main.py --save "
                           f"(a PyTorch file holding a {type(payload).__name__})")
     return payload
-
-
-def export_onnx(bundle: Bundle, path: Path) -> None:
-    """model.onnx: the InferenceNet as one graph with a dynamic batch dimension and the bundle's metadata.
-
-    The TorchScript-based exporter (dynamo=False) is used on purpose: for this static feed-forward network it
-    writes plain Conv/MaxPool/Gemm/Softmax nodes that onnxruntime runs to float precision and quantises, and it
-    needs no onnxscript; torch 2.14 still ships it (with a deprecation warning, silenced here)."""
-    buffer = io.BytesIO()
-    example = torch.rand(1, *bundle.input_shape)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(bundle.network(), (example,), buffer, dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
-    model = onnx.load_from_string(buffer.getvalue())
-    onnx.helper.set_model_props(model, metadata(bundle.classes, bundle.input_shape, bundle.config))
-    compact_names(model)
-    onnx.checker.check_model(model)
-    atomic_write_bytes(path, model.SerializeToString())
-
-
-def check_export(expected: np.ndarray, exported: np.ndarray, path: Path) -> float:
-    """The largest difference between torch's and the exported graph's probabilities; a BundleError when it is over
-    ONNX_TOLERANCE or any image's three most likely classes differ."""
-    difference = float(np.abs(expected - exported).max()) if len(expected) else 0.0
-    top = np.sort(np.argsort(-expected, axis=1)[:, :TOP_K], axis=1)
-    same_top = np.array_equal(top, np.sort(np.argsort(-exported, axis=1)[:, :TOP_K], axis=1))
-    if difference > ONNX_TOLERANCE or not same_top:
-        raise BundleError(f"{path}: onnxruntime's probabilities differ from torch's by up to {difference:.2e}"
-                          f"{'' if same_top else ' and change some top-3 classes'}")
-    return difference

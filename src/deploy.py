@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from bundle import Bundle, check_export, export_onnx
+from bundle import Bundle
 from data import ImageData
 from traced_cost import counted_macs, measured_peak_bytes
 from metrics import DEFAULT_OBJECTIVE
 from model_card import card_markdown, constraint_checks, environment, speed, test_figures
 from closed_forms import count_macs, count_parameters, peak_activation_bytes
-from onnx_bundle import FORMAT_VERSION, OnnxModel, quantize_int8
+from bundle_format import FORMAT_VERSION
+from onnx_export import check_export, export_onnx, quantize_int8
+from onnx_model import OnnxModel
 from status import Runtime
 from utils import UsageError, atomic_write_json, atomic_write_text
 

@@ -19,7 +19,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from metrics import compute_metrics
-from onnx_bundle import BundleError, OnnxModel
+from bundle_format import BundleError
+from onnx_model import OnnxModel
 from prepare_data import fit_image
 from utils import OneLineParser, UsageError, atomic_write_text, fail, positive_int, setup_logging
 

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from bundle import Bundle, check_export, export_onnx
+from bundle import Bundle
 from data import load_dataset
 from deploy import as_float
-from onnx_bundle import FORMAT_VERSION, BundleError, OnnxModel, quantize_int8
+from bundle_format import FORMAT_VERSION, BundleError
+from onnx_export import check_export, export_onnx, quantize_int8
+from onnx_model import OnnxModel
 from metrics import compute_metrics
 from search_space import PORTFOLIO, load_config
 from status import Mode
