@@ -14,7 +14,7 @@ import torch
 
 from budget_policy import BudgetPolicy
 from time_model import CostModel, prior
-from data import class_warnings, load_dataset
+from data import ImageData, class_warnings, load_dataset
 from cluster import absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
 from EA import AsyncEvolution
 from optimizer import Start
@@ -155,23 +155,30 @@ def check_limits(max_size: int, max_macs: int | None, shape: Shape, classes: int
                          f"build for this data ({cheapest} multiply-accumulates per image)")
 
 
-class Search:
-    """Everything one run needs, built from its settings (the same for a new run and a resumed one); `workers`
-    is how many jobs run side by side, which the budget policy plans with."""
+def training_data(s: dict[str, Any]) -> ImageData:
+    """train/ of the run's dataset (the project's own is prepared first when it is missing)."""
+    ensure_data(Path(s["data_dir"]))
+    train, _ = load_dataset(Path(s["data_dir"]), objective=s.get("objective", DEFAULT_OBJECTIVE))
+    return train
 
-    def __init__(self, s: dict[str, Any], info: str, workers: int = 1):
-        ensure_data(Path(s["data_dir"]))
-        objective = s.get("objective", DEFAULT_OBJECTIVE)
-        train, _ = load_dataset(Path(s["data_dir"]), objective=objective)
-        self.warnings = class_warnings(train, objective)
+
+def planned(s: dict[str, Any]) -> dict[str, Any]:
+    """The settings with the device and threads the budget plan's prior is chosen for: those of the run's start,
+    kept by a resumed run (it replays the same decisions, on other threads too)."""
+    threads = threads_per_worker(s, s.get("threads")) if wants_cluster(s) else torch.get_num_threads()
+    return {"planned_device": resolve_device(current(s)["device"]).type, "planned_threads": threads, **s}
+
+
+class Search:
+    """Everything one run needs, built from its settings (the same for a new run and a resumed one, planned) and
+    its training data; `workers` is how many jobs run side by side, which the budget policy plans with."""
+
+    def __init__(self, s: dict[str, Any], info: str, train: ImageData, workers: int = 1):
+        self.warnings = class_warnings(train, s.get("objective", DEFAULT_OBJECTIVE))
         self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
         shape, classes = train.input_shape, train.num_classes
         self.max_size, self.max_macs = s["constraint_max_model_size"], s.get("constraint_max_macs")
         check_limits(self.max_size, self.max_macs, shape, classes)
-        # The plan's prior is the first run's (a resumed run replays the same decisions on other threads too).
-        s.setdefault("planned_device", self.target.device.type)
-        s.setdefault("planned_threads", threads_per_worker(s, s.get("threads")) if wants_cluster(s)
-                     else torch.get_num_threads())
         self.policy = BudgetPolicy(CostModel(prior(s["planned_device"], s["planned_threads"])), self.target,
                                    s["max_time"], s["max_budget"], workers)
         self.files = RunFiles(Path(s["output_dir"]), info)
@@ -332,7 +339,10 @@ def _outcome(runner: SearchRunner) -> bool | RepeatedFailure:
 
 
 def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
-    search = Search(settings, info, settings.get("planned_workers") or 1)
+    """The run's search and recorder; the settings the run records get its plan."""
+    train = training_data(settings)
+    settings.update(planned(settings))
+    search = Search(settings, info, train, settings.get("planned_workers") or 1)
     return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
                                search.target.model_macs, search.warnings)
 

@@ -2,7 +2,7 @@
 import pytest
 
 from resume import current, given_flags, resumed_settings
-from search_cli import Search, build_parser, settings_from
+from search_cli import Search, build_parser, planned, settings_from, training_data
 from utils import UsageError
 from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG, PORTFOLIO
@@ -12,7 +12,8 @@ def search(data, out, algorithm="ea", extra=()):
     args = build_parser("AutoML.py", evolutionary=algorithm == "ea").parse_args(
         ["--constraint_max_model_size", "2e7", "--constraint_min_precision", "0.1", "--data_dir", str(data),
          "--output_dir", str(out), *extra])
-    return Search(settings_from(args, algorithm), "test")
+    settings = settings_from(args, algorithm)
+    return Search(planned(settings), "test", training_data(settings))
 
 
 def initial(s: Search) -> list[dict]:
