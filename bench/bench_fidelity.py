@@ -29,7 +29,7 @@ from time_model import PRIORS, CostModel  # noqa: E402
 from data import load_dataset  # noqa: E402
 from metrics import chance_top3, compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
-from search_space import SPACE  # noqa: E402
+from search_space import space  # noqa: E402
 from fold_run import TrainingDiverged  # noqa: E402
 from target import Target  # noqa: E402
 from utils import parse_size  # noqa: E402
@@ -108,9 +108,9 @@ def main() -> None:
     train, _ = load_dataset(args.data_dir)
     target = Target(train, seed=args.seed, max_budget=args.max_budget, device="cpu")
     policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, args.max_time, args.max_budget)
-    fit = policy.fitter(SPACE, train.input_shape, train.num_classes, args.max_size)
+    fit = policy.fitter(space(), train.input_shape, train.num_classes, args.max_size)
     rng = np.random.default_rng(args.seed)
-    configs = [fit(sample(SPACE, rng), rng) for _ in range(args.configs)]
+    configs = [fit(sample(space(), rng), rng) for _ in range(args.configs)]
     done = load(args.out).to_dict("records") if args.out.exists() else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for index, config in enumerate(configs[len(done):], start=len(done)):

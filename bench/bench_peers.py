@@ -34,7 +34,7 @@ from data import load_dataset  # noqa: E402
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
 from repair import repair  # noqa: E402
-from search_space import MAX_CONV_LAYERS, MAX_FC_LAYERS, SPACE, conv_key, fc_key, load_config  # noqa: E402
+from search_space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key, load_config, space  # noqa: E402
 from target import Target  # noqa: E402
 from utils import atomic_write_json, parse_size  # noqa: E402
 
@@ -62,7 +62,7 @@ class Evaluator:
         return self.deadline - time.monotonic()
 
     def __call__(self, raw: dict[str, Any], budget: int) -> dict[str, Any]:
-        config = repair(load_config(raw), SPACE, self.shape, self.classes, self.max_size, None, self.rng)
+        config = repair(load_config(raw), space(), self.shape, self.classes, self.max_size, None, self.rng)
         epochs = max(1, int(round(budget)))  # DEHB's fidelities are real numbers: 50/9, 50/3, 50
         result = self.target(config, epochs, deadline=self.deadline).to_dict()
         record = {"time": time.monotonic() - self.start, "budget": epochs, "configuration": config,
@@ -91,7 +91,7 @@ def run_dehb(evaluate: Evaluator, args: argparse.Namespace, seed: int, out: Path
         record = evaluate(dict(config), fidelity)
         return {"fitness": evaluate.loss(record), "cost": record["train_seconds"]}
 
-    dehb = DEHB(f=objective, cs=SPACE, dimensions=len(list(SPACE)), min_fidelity=args.max_budget / 9,
+    dehb = DEHB(f=objective, cs=space(), dimensions=len(list(space())), min_fidelity=args.max_budget / 9,
                 max_fidelity=args.max_budget, eta=3, n_workers=1, output_path=str(out / "dehb"), seed=seed)
     dehb.run(total_cost=max(evaluate.time_left(), 0.0))
 
@@ -99,7 +99,7 @@ def run_dehb(evaluate: Evaluator, args: argparse.Namespace, seed: int, out: Path
 def suggest(trial) -> dict[str, Any]:
     """This project's space as Optuna asks it, define-by-run: a layer's width only where the layer exists."""
     values = {}
-    for name, hp in SPACE.items():
+    for name, hp in space().items():
         if name.startswith(("n_channels_conv_", "n_channels_fc_")):
             continue
         if isinstance(hp, CategoricalHyperparameter):
@@ -112,7 +112,7 @@ def suggest(trial) -> dict[str, Any]:
             values[name] = trial.suggest_float(name, float(hp.lower), float(hp.upper), log=hp.log)
     for count, key, most in (("n_conv_layers", conv_key, MAX_CONV_LAYERS), ("n_fc_layers", fc_key, MAX_FC_LAYERS)):
         for i in range(min(values[count], most)):
-            hp = SPACE[key(i)]
+            hp = space()[key(i)]
             values[key(i)] = trial.suggest_int(key(i), int(hp.lower), int(hp.upper), log=hp.log)
     return values
 

@@ -83,7 +83,7 @@ def _smallest(candidates: list[dict[str, Any]], input_shape: Shape, num_classes:
 def smallest_config(space: ConfigurationSpace, input_shape: Shape, num_classes: int,
                     base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The network with the fewest parameters (then MACs) the space builds; training values from base or default."""
-    candidates = _structures(space, input_shape, load_config({}, space) if base is None else base)
+    candidates = _structures(space, input_shape, load_config({}) if base is None else base)
     return _smallest(candidates, input_shape, num_classes)
 
 
@@ -94,7 +94,7 @@ def smallest_model_size(space: ConfigurationSpace, input_shape: Shape, num_class
 
 def smallest_model_macs(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
     """Fewest multiply-accumulates any configuration of the space has: the lowest feasible cost cap."""
-    candidates = _structures(space, input_shape, load_config({}, space))
+    candidates = _structures(space, input_shape, load_config({}))
     return min(count_macs(c, input_shape, num_classes) for c in candidates)
 
 

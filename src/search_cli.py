@@ -28,7 +28,7 @@ from repair import Shape, smallest_model_macs, smallest_model_size, within_limit
 from resume import current, given_flags, resumed_settings
 from run_files import RUN_PREFIX, RunFiles, read_record
 from search_run import RESERVE_SECONDS, RepeatedFailure, RunRecorder, SearchRunner
-from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
+from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 from target import DEFAULT_EPOCHS, Target, resolve_device
 from status import Algorithm
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
@@ -145,11 +145,11 @@ def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
 
 def check_limits(max_size: int, max_macs: int | None, shape: Shape, classes: int) -> None:
     """A limit below the smallest network the space builds for this data ends the run before any training."""
-    smallest = smallest_model_size(SPACE, shape, classes)
+    smallest = smallest_model_size(space(), shape, classes)
     if max_size < smallest:
         raise UsageError(f"--constraint_max_model_size {max_size} is below the smallest network the search space "
                          f"can build for this data ({smallest} parameters)")
-    cheapest = smallest_model_macs(SPACE, shape, classes)
+    cheapest = smallest_model_macs(space(), shape, classes)
     if max_macs is not None and max_macs < cheapest:
         raise UsageError(f"--constraint_max_macs {max_macs} is below the smallest network the search space can "
                          f"build for this data ({cheapest} multiply-accumulates per image)")
@@ -186,13 +186,13 @@ class Search:
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of, metric = self.target.model_size, objective_key(s.get("objective"))
-        fit = self.policy.fitter(SPACE, shape, classes, self.max_size, self.max_macs)
+        fit = self.policy.fitter(space(), shape, classes, self.max_size, self.max_macs)
         portfolio, initial = self._warm_start(s, fit)
         if s["algorithm"] == Algorithm.RANDOM:
-            return RandomSearch(SPACE, fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
+            return RandomSearch(space(), fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
                                 None, portfolio + initial, metric)
         return AsyncEvolution(
-            SPACE, fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
+            space(), fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
             min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
             eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
             job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any, Mapping
 
 from ConfigSpace import (
@@ -124,7 +125,10 @@ def build_space(seed: int | None = None) -> ConfigurationSpace:
     return cs
 
 
-SPACE = build_space()
+@cache
+def space() -> ConfigurationSpace:
+    """The search space, built when first asked for (nothing is built at import) and shared from then on."""
+    return build_space()
 
 
 def _check_value(space: ConfigurationSpace, key: str, value: Any) -> None:
@@ -144,19 +148,20 @@ def _check_value(space: ConfigurationSpace, key: str, value: Any) -> None:
         raise ConfigError(f"{key}: {value!r} is outside [{hp.lower}, {hp.upper}]")
 
 
-def load_config(raw: Mapping[str, Any], space: ConfigurationSpace = SPACE) -> dict[str, Any]:
+def load_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a (partial) configuration; fill missing keys from the default; drop inactive layer widths (and
     the file's `origin`, which is not a hyperparameter)."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"a configuration must be a JSON object, got {type(raw).__name__}")
     raw = {key: value for key, value in raw.items() if key != ORIGIN_KEY}
+    cs = space()
     for key, value in raw.items():
-        if key not in space:
+        if key not in cs:
             raise ConfigError(f"{key}: unknown hyperparameter")
-        _check_value(space, key, value)
+        _check_value(cs, key, value)
     values = {**DEFAULT_CONFIG, **raw}
-    active = deactivate_inactive_hyperparameters(values, space)
-    return {key: values[key] for key in space if key in active}
+    active = deactivate_inactive_hyperparameters(values, cs)
+    return {key: values[key] for key in cs if key in active}
 
 
 def python_value(value: Any) -> Any:

@@ -12,11 +12,11 @@ from member import default_origin, portfolio_origin
 from closed_forms import architecture, count_parameters
 from status import Inherit
 from repair import repair
-from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
+from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
 def fit_into(max_size):
-    return lambda config, rng: repair(config, SPACE, SHAPE, CLASSES, max_size, None, rng)
+    return lambda config, rng: repair(config, space(), SHAPE, CLASSES, max_size, None, rng)
 
 
 def size_of(config):
@@ -31,7 +31,7 @@ def make_ea(tmp_path, max_size=2 * 10**7, **kw):
     args = dict(pop_size=10, min_budget=1, max_budget=9, eta=3, seed=1, checkpoint_dir=tmp_path / "ckpt",
                 proven=PROVEN, initial=DEFAULT if size_of(DEFAULT_CONFIG) <= max_size else [])
     args.update(kw)
-    return AsyncEvolution(SPACE, fit_into(max_size), size_of, 0.2, **args)
+    return AsyncEvolution(space(), fit_into(max_size), size_of, 0.2, **args)
 
 
 def run(job, target=None):
@@ -156,7 +156,7 @@ def test_every_evaluated_configuration_fits_any_size_constraint(tmp_path, seed):
 
 
 def test_random_search_trains_its_warm_start_first_then_random_configurations_at_max_budget():
-    rs = RandomSearch(SPACE, fit_into(2 * 10**7), size_of, 0.39, 20, 0, None, PROVEN + DEFAULT)
+    rs = RandomSearch(space(), fit_into(2 * 10**7), size_of, 0.39, 20, 0, None, PROVEN + DEFAULT)
     jobs = drive(rs, 15)
     assert [j.member.origin["kind"] for j in jobs] == ["portfolio", "portfolio", "default"] + ["random"] * 12
     assert {(j.budget, j.folds) for j in jobs} == {(20, 3)}
@@ -164,7 +164,7 @@ def test_random_search_trains_its_warm_start_first_then_random_configurations_at
 
 
 def test_random_search_samples_within_size():
-    rs = RandomSearch(SPACE, fit_into(50_000), size_of, 0.39, 20, 0, None)
+    rs = RandomSearch(space(), fit_into(50_000), size_of, 0.39, 20, 0, None)
     assert all(size_of(j.config) <= 50_000 for j in drive(rs, 15))
 
 

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from conftest import REPO_ROOT
-from search_space import SPACE, load_config
+from search_space import load_config, space
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 import bench_peers  # noqa: E402
@@ -36,7 +36,7 @@ def test_the_peers_search_this_projects_space_with_widths_only_for_layers_that_e
         trial = RandomTrial(seed)
         config = load_config(bench_peers.suggest(trial))
         assert set(trial.asked) == set(config)  # nothing inactive was asked, nothing active left to its default
-        assert set(config) <= set(SPACE)
+        assert set(config) <= set(space())
 
 
 def write_peer_run(folder, records, torn=False):

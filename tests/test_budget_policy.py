@@ -6,7 +6,7 @@ from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
 from time_model import PRIORS, CostModel
 from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
 from member import Member
-from search_space import DEFAULT_CONFIG, PORTFOLIO, SPACE, load_config
+from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
 def policy(workers=1, max_time=300.0, max_budget=10, cost_model=None):
@@ -22,7 +22,7 @@ def test_an_evaluation_may_take_a_tenth_of_the_run_but_at_least_a_minute_within_
 @pytest.mark.parametrize("batch_size,min_batch,expected", [(4, 7.2, 8), (16, 7.2, 16), (4, 1e4, 300)])
 def test_a_batch_too_small_to_train_in_time_is_raised_within_the_space(batch_size, min_batch, expected):
     config = {**DEFAULT_CONFIG, "batch_size": batch_size}
-    assert affordable_batch(config, min_batch, SPACE["batch_size"].upper) == {**config, "batch_size": expected}
+    assert affordable_batch(config, min_batch, space()["batch_size"].upper) == {**config, "batch_size": expected}
 
 
 @pytest.mark.parametrize("workers,seconds,expected", [(1, 25, 2), (2, 25, 5), (3, 25, 7), (1, 5, 1), (4, 1e9, 8)])
@@ -62,7 +62,7 @@ def test_the_cost_model_learns_from_what_the_workers_report():
 
 def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
     fast = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50)
-    fit = fast.fitter(SPACE, SHAPE, CLASSES, max_size=1e6)
+    fit = fast.fitter(space(), SHAPE, CLASSES, max_size=1e6)
     rng = np.random.default_rng(0)
     for config in PORTFOLIO:
         fitted = fit(load_config(config), rng)
@@ -71,7 +71,7 @@ def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
 
 
 def test_the_fitter_brings_every_portfolio_member_within_a_macs_limit():
-    fit = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50).fitter(SPACE, SHAPE, CLASSES,
+    fit = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50).fitter(space(), SHAPE, CLASSES,
                                                                                            1e6, max_macs=3e5)
     rng = np.random.default_rng(0)
     assert all(FakeTarget().model_macs(fit(load_config(config), rng)) <= 3e5 for config in PORTFOLIO)

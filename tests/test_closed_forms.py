@@ -4,14 +4,14 @@ import pytest
 from cnn import build_cnn
 from traced_cost import counted_macs, measured_peak_bytes
 from closed_forms import ShapeError, count_macs, features_after_conv, peak_activation_bytes
-from search_space import DEFAULT_CONFIG, SPACE
+from search_space import DEFAULT_CONFIG, space
 
 SHAPES = [(3, 16, 16), (1, 12, 20), (3, 8, 8), (1, 32, 32)]
 
 
 def random_configs(n: int, seed: int):
-    SPACE.seed(seed)
-    return [dict(config) for config in SPACE.sample_configuration(n)]
+    space().seed(seed)
+    return [dict(config) for config in space().sample_configuration(n)]
 
 
 @pytest.mark.parametrize("input_shape", SHAPES, ids=lambda s: "x".join(map(str, s)))

@@ -3,7 +3,7 @@ import torch
 
 from cnn import branch_logits, build_cnn
 from closed_forms import ShapeError, count_macs, count_parameters
-from search_space import SPACE, load_config, to_dict
+from search_space import load_config, space, to_dict
 
 SECOND_CHECK = {"batch_size": 280, "dropout_rate": 0.0139, "global_avg_pooling": True, "kernel_size": 5,
                 "learning_rate_init": 0.00153, "n_channels_conv_0": 351, "n_channels_fc_0": 226, "n_conv_layers": 2,
@@ -28,7 +28,7 @@ def test_second_reference_configuration():
 
 @pytest.mark.parametrize("shape,classes", [((3, 16, 16), 17), ((1, 28, 28), 10), ((3, 9, 13), 2)])
 def test_closed_form_matches_built_network(shape, classes):
-    for config in SPACE.sample_configuration(25):
+    for config in space().sample_configuration(25):
         config = to_dict(config)
         assert count_parameters(config, shape, classes) == built_size(config, shape, classes)
 
@@ -67,7 +67,7 @@ def test_image_too_small_for_the_pooling_is_a_shape_error():
 @pytest.mark.parametrize("shape,classes", [((3, 16, 16), 17), ((1, 12, 10), 4)])
 def test_closed_form_macs_match_torch_flop_counter(shape, classes):
     from torch.utils.flop_counter import FlopCounterMode
-    for config in SPACE.sample_configuration(10):
+    for config in space().sample_configuration(10):
         config = to_dict(config)
         model = build_cnn(config, shape, classes)
         with FlopCounterMode(display=False) as counter:

@@ -12,7 +12,7 @@ from run_files import RunFiles, journal_lines, load_run, read_record
 from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunRecorder,
                         SearchRunner)
 from status import Status
-from search_space import SPACE
+from search_space import space
 from test_EA import fit_into, size_of
 
 SETTINGS = {"algorithm": "ea", "seed": 5, "constraint_max_model_size": 10**6, "constraint_min_precision": 0.2}
@@ -22,7 +22,7 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     files = RunFiles(tmp_path, info)
     target = FakeTarget(seconds_per_epoch)
     policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, max_time, 9)
-    ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
+    ea = AsyncEvolution(space(), fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
                         max_budget=9, eta=3, seed=seed, checkpoint_dir=files.checkpoints,
                         job_seconds=policy.job_seconds, inherit=inherit)
     recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds, target.model_macs)
@@ -246,7 +246,7 @@ def test_the_objective_top1_changes_what_the_search_keeps_and_what_it_records(tm
         target = FakeTarget()
         policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, 1000, 9)
         metric = f"{objective}_accuracy"
-        ea = AsyncEvolution(SPACE, fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9, eta=3,
+        ea = AsyncEvolution(space(), fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9, eta=3,
                             seed=5, checkpoint_dir=files.checkpoints, metric=metric)
         recorder = RunRecorder(files, {**SETTINGS, "objective": objective}, 0.2, FakeTarget.n_folds, target.model_macs)
         runner = SearchRunner(ea, target, recorder, policy, max_time=1000, quiet=True)

@@ -1,15 +1,15 @@
 import pytest
 
-from search_space import DEFAULT_CONFIG, SPACE, ConfigError, load_config
+from search_space import ConfigError, DEFAULT_CONFIG, load_config, space
 
 
 def test_default_configuration_is_in_the_space():
-    default = dict(SPACE.get_default_configuration())
+    default = dict(space().get_default_configuration())
     loaded = load_config({})
     assert default.keys() == loaded.keys()
     assert all(default[key] == pytest.approx(value) for key, value in loaded.items())
     assert load_config({})["learning_rate_init"] == 0.0016651181400389517
-    SPACE.get_default_configuration().check_valid_configuration()
+    space().get_default_configuration().check_valid_configuration()
 
 
 def test_missing_keys_take_defaults_and_inactive_widths_are_dropped():

@@ -5,15 +5,15 @@ import math
 import numpy as np
 
 from fakes import FakeTarget
-from search_space import SPACE, load_config
+from search_space import load_config, space
 from surrogate import INACTIVE, MIN_RESULTS, Surrogate, encode, target_value
 from test_EA import drive, make_ea
 
 
 def test_encoding_scales_each_hyperparameter_marks_unused_ones_and_ends_with_the_budget():
     config = load_config({"n_fc_layers": 1})
-    vector = encode(config, SPACE, 17)
-    names = list(SPACE)
+    vector = encode(config, space(), 17)
+    names = list(space())
     assert len(vector) == len(names) + 1 and vector[-1] == math.log(17)
     assert vector[names.index("n_channels_fc_1")] == INACTIVE and vector[names.index("n_channels_fc_0")] != INACTIVE
     assert all(0.0 <= v <= 1.0 or v == INACTIVE for v in vector[:-1] if v != vector[names.index("kernel_size")])
@@ -27,7 +27,7 @@ def test_what_the_model_learns_ranks_infeasible_results_below_every_feasible_one
 
 def test_the_surrogate_waits_for_enough_results_then_prefers_what_they_favour():
     rng = np.random.default_rng(0)
-    surrogate = Surrogate(SPACE, 0.0, "top3_accuracy", seed=0)
+    surrogate = Surrogate(space(), 0.0, "top3_accuracy", seed=0)
     configs = [load_config({"learning_rate_init": float(lr)}) for lr in 10 ** rng.uniform(-5, -1, 40)]
     results = [(c, 9, {"status": "ok", "precision": 1.0, "top3_accuracy": -abs(math.log10(c["learning_rate_init"]) + 2.5)})
                for c in configs]

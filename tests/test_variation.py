@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from search_space import SPACE, conv_key, fc_key, load_config
+from search_space import conv_key, fc_key, load_config, space
 from variation import crossover, mutate, sample, tournament
 
 N_PARENTS = 300
@@ -10,17 +10,17 @@ N_PARENTS = 300
 
 def assert_valid(config):
     """A member of the space: conditions hold, no inactive key, plain Python scalars only."""
-    Configuration(SPACE, values=config).check_valid_configuration()
+    Configuration(space(), values=config).check_valid_configuration()
     assert all(type(v) in (int, float, bool, str) for v in config.values())
     assert all(conv_key(i) in config for i in range(config["n_conv_layers"]))
     assert all(fc_key(i) in config for i in range(config["n_fc_layers"]))
-    assert len(config) == len(SPACE) - 4 + config["n_conv_layers"] - 1 + config["n_fc_layers"] - 1
+    assert len(config) == len(space()) - 4 + config["n_conv_layers"] - 1 + config["n_fc_layers"] - 1
 
 
 @pytest.fixture(scope="module")
 def parents():
     rng = np.random.default_rng(0)
-    return [sample(SPACE, rng) for _ in range(N_PARENTS)] + [load_config({})]
+    return [sample(space(), rng) for _ in range(N_PARENTS)] + [load_config({})]
 
 
 def test_samples_are_valid_and_varied(parents):
@@ -31,13 +31,13 @@ def test_samples_are_valid_and_varied(parents):
 
 
 def test_sampling_is_reproducible():
-    assert sample(SPACE, np.random.default_rng(7)) == sample(SPACE, np.random.default_rng(7))
+    assert sample(space(), np.random.default_rng(7)) == sample(space(), np.random.default_rng(7))
 
 
 def test_mutation_children_are_valid_and_changed(parents):
     rng = np.random.default_rng(1)
     for i, parent in enumerate(parents):
-        child = mutate(parent, SPACE, rng, (None, 0.0, 0.5)[i % 3])
+        child = mutate(parent, space(), rng, (None, 0.0, 0.5)[i % 3])
         assert_valid(child)
         assert child != parent
 
@@ -45,7 +45,7 @@ def test_mutation_children_are_valid_and_changed(parents):
 def test_default_mutation_changes_few_values(parents):
     rng = np.random.default_rng(2)
     changed = [sum(c.get(k) != p.get(k) for k in set(p) | set(c))
-               for p in parents for c in [mutate(p, SPACE, rng)]]
+               for p in parents for c in [mutate(p, space(), rng)]]
     assert 1.2 < np.mean(changed) < 2.0  # about one changed value (+ widths added or dropped with a layer)
 
 
@@ -54,7 +54,7 @@ def test_mutation_steps_are_local():
     parent = load_config({})  # 3 conv, 2 fc, kernel 5
     counts, kernels = set(), set()
     for _ in range(300):
-        child = mutate(parent, SPACE, rng, rate=1.0)
+        child = mutate(parent, space(), rng, rate=1.0)
         counts.add(child["n_fc_layers"])
         kernels.add(child["kernel_size"])
         assert child["n_conv_layers"] == 2  # at the upper bound: only down
@@ -67,12 +67,12 @@ def test_a_new_layer_copies_the_previous_width_and_a_removed_one_is_dropped():
     parent = load_config({"n_fc_layers": 1})
     seen = set()
     for _ in range(200):
-        child = mutate(parent, SPACE, rng)
+        child = mutate(parent, space(), rng)
         if child["n_fc_layers"] == 2:
             seen.add(2)
             assert child[fc_key(1)] == child[fc_key(0)]
     assert seen == {2}
-    shrunk = mutate(load_config({}), SPACE, rng, rate=1.0)
+    shrunk = mutate(load_config({}), space(), rng, rate=1.0)
     assert conv_key(2) not in shrunk
 
 
@@ -80,7 +80,7 @@ def test_crossover_children_are_valid_and_inherit_every_value(parents):
     rng = np.random.default_rng(5)
     mixes = 0
     for a, b in zip(parents, parents[1:]):
-        child = crossover(a, b, SPACE, rng)
+        child = crossover(a, b, space(), rng)
         assert_valid(child)
         for key, value in child.items():
             assert value in (a.get(key), b.get(key))  # widths a parent lacks come from the other one
@@ -90,7 +90,7 @@ def test_crossover_children_are_valid_and_inherit_every_value(parents):
 
 def test_crossover_of_equal_parents_is_the_parent(parents):
     rng = np.random.default_rng(6)
-    assert all(crossover(p, dict(p), SPACE, rng) == p for p in parents[:20])
+    assert all(crossover(p, dict(p), space(), rng) == p for p in parents[:20])
 
 
 def test_tournament_over_everyone_returns_the_best():
