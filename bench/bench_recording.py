@@ -45,8 +45,11 @@ def measure(counts: list[int], repeats: int) -> dict[int, float]:
     """In the process of one version (its src/ first on sys.path): median seconds of one `record` call at each n."""
     from EA import Job
     from member import Member
-    from run_files import RunFiles
-    from search_run import RunRecorder
+    try:  # this checkout
+        from run_log import RunFiles, RunRecorder
+    except ImportError:  # before the journal
+        from run_files import RunFiles
+        from search_run import RunRecorder
     from search_space import DEFAULT_CONFIG
 
     def result(i: int) -> dict:

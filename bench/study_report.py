@@ -16,7 +16,8 @@ sys.path.insert(0, str(REPO / "src"))
 
 from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
-from run_files import Run, RunFileError, find_runs, short_number  # noqa: E402
+from run_files import Run, find_runs, short_number  # noqa: E402
+from run_log import RunFileError  # noqa: E402
 from holdout_report import markdown_table, report, short_label, summary_table  # noqa: E402
 from peers_report import peers_section  # noqa: E402
 from utils import cpu_name  # noqa: E402

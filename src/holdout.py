@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from data import ImageData
 from metrics import OBJECTIVES, compute_metrics
-from run_files import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX, load_run
+from run_files import load_run
+from run_log import ANSWER_FILE, CONFIG_PREFIX, RUN_PREFIX
 from member import origin_label
 from search_space import DEFAULT_CONFIG, DEFAULT_NAME, ORIGIN_KEY, ConfigError, load_config
 from fold_run import TrainingDiverged

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster import CLUSTER_FLAGS, WORKER_FLAGS, wants_cluster
-from run_files import RUN_PREFIX
+from run_log import RUN_PREFIX
 from utils import UsageError
 
 RESUMABLE = ("max_time", "threads", "device")  # flags a resumed run may change, recorded in its settings

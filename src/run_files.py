@@ -1,16 +1,9 @@
-"""A search's files: where they are, the journal a running search appends to, and reading them back (the run file,
-its journal and its CSV trace) for --resume, figures and tables, checking them.
-
-While a search runs, its run file (automl_run_*.json) holds what was known when it was last written whole (at the
-first evaluation after a start or a resume, and at the end), and its journal (automl_run_*.jsonl) one JSON line per
-ask and per finished evaluation since: recording one costs the same at the 10th and the 10,000th. A finished or
-interrupted run has its run file whole and no journal. A missing, empty or malformed file raises RunFileError with
-one line naming it. Which optimizer made a run is read from its settings, never guessed from a file name.
+"""A search's runs read back for figures and tables (Run): the run file with its journal applied (run_log) and
+its CSV trace, checked. A missing, empty or malformed file raises RunFileError with one line naming it. Which
+optimizer made a run is read from its settings, never guessed from a file name.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,22 +14,12 @@ from scipy.stats import spearmanr
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
 from metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
 from status import Algorithm, Status
-from utils import UsageError, read_json
+from run_log import RUN_PREFIX, RunFileError, read_record
 
-RUN_PREFIX = "automl_run_"  # automl_run_{info}.json: settings, every evaluation, the answer
-JOURNAL_SUFFIX = ".jsonl"  # automl_run_{info}.jsonl: what a running search recorded since its run file was written
-CONFIG_PREFIX = "opt_cfg_"  # opt_cfg_{info}.json: the answer
-ANSWER_FILE = "opt_cfg.json"  # its copy, the same name in every run folder
-TRACE_ROW = ("step", "time", "evaluations", "epochs_trained", "avg_acc", "best_acc", "avg_prec", "best_prec",
-             "best_feasible_acc")  # the CSV trace's columns, one row per evaluation
 TRACE_COLUMNS = ("time", "avg_acc", "best_acc", "avg_prec", "best_prec", "best_feasible_acc")  # what readers need
 EVALUATION_KEYS = ("budget", "top3_accuracy", "precision", "model_size", "status", "time")
 WARM_START_KINDS = (PORTFOLIO, DEFAULT)  # origins given to the search, not found by it
 WARM_START_LABELS = {"portfolio": "portfolio start", "default": "default start", "none": "from scratch"}
-
-
-class RunFileError(UsageError):
-    """A run file that cannot be used; the message is one line naming it."""
 
 
 @dataclass
@@ -137,109 +120,9 @@ class Run:
         return met if self.max_macs is None else met & (evaluations["macs"] <= self.max_macs)
 
 
-@dataclass
-class RunFiles:
-    """Where a run writes: automl_run_{info}.json, opt_cfg_{info}.json (+ opt_cfg.json), {info}.csv, {info}/."""
-
-    output_dir: Path
-    info: str
-
-    @property
-    def run_json(self) -> Path:
-        return self.output_dir / f"{RUN_PREFIX}{self.info}.json"
-
-    @property
-    def journal(self) -> Path:
-        return self.run_json.with_suffix(JOURNAL_SUFFIX)
-
-    @property
-    def opt_cfg(self) -> Path:
-        return self.output_dir / f"{CONFIG_PREFIX}{self.info}.json"
-
-    @property
-    def opt_cfg_copy(self) -> Path:
-        return self.output_dir / ANSWER_FILE
-
-    @property
-    def csv(self) -> Path:
-        return self.output_dir / f"{self.info}.csv"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.output_dir / self.info
-
-
-class Journal:
-    """Append-only JSON lines, each flushed to disk before append returns: a kill loses no line appended."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.handle = None
-
-    @property
-    def open(self) -> bool:
-        return self.handle is not None
-
-    def start(self) -> None:
-        """An empty journal (what it held is in the run file, just written whole)."""
-        self.handle = open(self.path, "w")
-
-    def append(self, line: dict[str, Any]) -> None:
-        self.handle.write(json.dumps(line) + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-
-    def remove(self) -> None:
-        """After the run file was written whole: nothing in the journal is news any more."""
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-        self.path.unlink(missing_ok=True)
-
-
-def journal_lines(path: Path) -> list[dict[str, Any]]:
-    """A journal's lines; a torn last line (the write a kill interrupted) is left out."""
-    lines = path.read_text().splitlines() if path.exists() else []
-    parsed = []
-    for number, line in enumerate(lines, 1):
-        try:
-            parsed.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise RunFileError(f"{path}: line {number} is not valid JSON") from None
-    return parsed
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """The run file with its journal's lines applied: every evaluation and event recorded and the latest answer
-    (lines the run file already holds, written whole after them, are skipped); the journal's trace rows apart, in
-    journal_rows (their steps say which the CSV trace already holds)."""
-    record = _read_json(path)
-    if not isinstance(record, dict):
-        raise RunFileError(f"{path}: not an automl_run file")
-    evaluations, events = record.setdefault("evaluations", []), record.setdefault("events", [])
-    record["journal_rows"] = []
-    for line in journal_lines(path.with_suffix(JOURNAL_SUFFIX)):
-        if "event" in line and line["index"] >= len(events):
-            events.append(line["event"])
-        if "evaluation" in line and line["evaluation"]["evaluation"] >= len(evaluations):
-            evaluations.append(line["evaluation"])
-            record["best"] = line.get("best", record.get("best"))
-        if "row" in line:
-            record["journal_rows"].append(line["row"])
-    return record
-
-
 def short_number(value: float) -> str:
     """2e7 rather than 20000000 or 2e+07, for labels."""
     return f"{value:.3g}".replace("e+0", "e").replace("e+", "e")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return read_json(path)
-    except UsageError as error:
-        raise RunFileError(str(error)) from error
 
 
 def _read_trace(path: Path, journal_rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -9,27 +9,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import torch
-
-from budget_policy import BudgetPolicy
-from time_model import CostModel, prior
-from data import ImageData, class_warnings, load_dataset
 from cluster import absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
-from EA import AsyncEvolution
-from optimizer import Start
-from random_search import RandomSearch
 from job_runner import job_spec
-from member import answer_origin, default_origin, portfolio_origin
+from member import answer_origin
 from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from parallel_run import ParallelSearchRunner
-from prepare_data import DEFAULT_DATA_DIR, ensure_data
-from repair import Shape, smallest_model_macs, smallest_model_size, within_limits
+from prepare_data import DEFAULT_DATA_DIR
 from resume import current, given_flags, resumed_settings
-from run_files import RUN_PREFIX, RunFiles, read_record
-from search_run import RESERVE_SECONDS, RepeatedFailure, RunRecorder, SearchRunner
-from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
-from target import DEFAULT_EPOCHS, Target, resolve_device
+from run_log import RUN_PREFIX, RunFiles, RunRecorder, read_record
+from search_run import RepeatedFailure, SearchRunner
+from search_setup import Search, min_budget, planned, training_data
+from target import DEFAULT_EPOCHS, resolve_device
 from status import Algorithm
 from utils import (OneLineParser, UsageError, add_device_arguments, fail, file_path, folder_path, parse_bool,
                    parse_fraction, parse_size, positive_int, set_threads, setup_logging)
@@ -39,7 +29,7 @@ log = logging.getLogger("automl")
 EXIT_FAILED, EXIT_NOT_MET, EXIT_INTERRUPTED = 1, 3, 130
 WARM_STARTS = ("portfolio", "default", "none")
 DEFAULT_MAX_SIZE, DEFAULT_MIN_PRECISION = 20_000_000, 0.39  # the original project's limits
-RUNGS = 3  # by default the lowest rung is max_budget / eta^2: with 50 epochs and eta 3, rungs of 6, 17 and 50
+
 
 
 def positive_float(text: str) -> float:
@@ -124,11 +114,6 @@ def check_settings(s: dict[str, Any]) -> None:
             raise UsageError(f"--min_budget {s['min_budget']} is larger than --max_budget {s['max_budget']}")
 
 
-def min_budget(s: dict[str, Any]) -> float:
-    """The lowest rung's budget: --min_budget, else the one that gives RUNGS rungs."""
-    return s.get("min_budget") or s["max_budget"] / s["eta"] ** (RUNGS - 1)
-
-
 def run_info(s: dict[str, Any], now: datetime) -> str:
     head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
             if s["algorithm"] == Algorithm.EA else "randomSearch")
@@ -143,90 +128,8 @@ def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
     return settings
 
 
-def check_limits(max_size: int, max_macs: int | None, shape: Shape, classes: int) -> None:
-    """A limit below the smallest network the space builds for this data ends the run before any training."""
-    smallest = smallest_model_size(space(), shape, classes)
-    if max_size < smallest:
-        raise UsageError(f"--constraint_max_model_size {max_size} is below the smallest network the search space "
-                         f"can build for this data ({smallest} parameters)")
-    cheapest = smallest_model_macs(space(), shape, classes)
-    if max_macs is not None and max_macs < cheapest:
-        raise UsageError(f"--constraint_max_macs {max_macs} is below the smallest network the search space can "
-                         f"build for this data ({cheapest} multiply-accumulates per image)")
-
-
-def training_data(s: dict[str, Any]) -> ImageData:
-    """train/ of the run's dataset (the project's own is prepared first when it is missing)."""
-    ensure_data(Path(s["data_dir"]))
-    train, _ = load_dataset(Path(s["data_dir"]), objective=s.get("objective", DEFAULT_OBJECTIVE))
-    return train
-
-
-def planned(s: dict[str, Any]) -> dict[str, Any]:
-    """The settings with the device and threads the budget plan's prior is chosen for: those of the run's start,
-    kept by a resumed run (it replays the same decisions, on other threads too)."""
-    threads = threads_per_worker(s, s.get("threads")) if wants_cluster(s) else torch.get_num_threads()
-    return {"planned_device": resolve_device(current(s)["device"]).type, "planned_threads": threads, **s}
-
-
-class Search:
-    """Everything one run needs, built from its settings (the same for a new run and a resumed one, planned) and
-    its training data; `workers` is how many jobs run side by side, which the budget policy plans with."""
-
-    def __init__(self, s: dict[str, Any], info: str, train: ImageData, workers: int = 1):
-        self.warnings = class_warnings(train, s.get("objective", DEFAULT_OBJECTIVE))
-        self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
-        shape, classes = train.input_shape, train.num_classes
-        self.max_size, self.max_macs = s["constraint_max_model_size"], s.get("constraint_max_macs")
-        check_limits(self.max_size, self.max_macs, shape, classes)
-        self.policy = BudgetPolicy(CostModel(prior(s["planned_device"], s["planned_threads"])), self.target,
-                                   s["max_time"], s["max_budget"], workers)
-        self.files = RunFiles(Path(s["output_dir"]), info)
-        self.optimizer = self._optimizer(s, shape, classes)
-
-    def _optimizer(self, s: dict[str, Any], shape, classes):
-        size_of, metric = self.target.model_size, objective_key(s.get("objective"))
-        fit = self.policy.fitter(space(), shape, classes, self.max_size, self.max_macs)
-        portfolio, initial = self._warm_start(s, fit)
-        if s["algorithm"] == Algorithm.RANDOM:
-            return RandomSearch(space(), fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
-                                None, portfolio + initial, metric)
-        return AsyncEvolution(
-            space(), fit, size_of, s["constraint_min_precision"], pop_size=s["pop_size"],
-            min_budget=min_budget(s) if s["hyperband"] else s["max_budget"], max_budget=s["max_budget"],
-            eta=s["eta"], seed=s["seed"], checkpoint_dir=self.files.checkpoints, proven=portfolio, initial=initial,
-            job_seconds=self.policy.job_seconds, num_children=s.get("num_children", 1), metric=metric,
-            inherit=s.get("inherit", False), candidates=s.get("candidates", 1))
-
-    def _warm_start(self, s: dict[str, Any], fit) -> tuple[list[Start], list[Start]]:
-        """The portfolio members (repaired into the constraints, cheapest first, as many as the workers are
-        predicted to finish within the run) and the default configuration, as --warm_start asks."""
-        warm_start = s.get("warm_start", "portfolio")
-        portfolio: list[Start] = []
-        if warm_start == "portfolio":
-            rng = np.random.default_rng(s["seed"])
-            fitted = [(fit(load_config(config), rng), portfolio_origin(i)) for i, config in enumerate(PORTFOLIO)]
-            fitted.sort(key=lambda start: self.target.model_macs(start[0]))
-            opening = self.policy.opening([config for config, _ in fitted], s["max_time"] - RESERVE_SECONDS)
-            portfolio = fitted[:len(opening)]
-        initial = [(dict(DEFAULT_CONFIG), default_origin())] if warm_start != "none" and self._default_fits(s) else []
-        return portfolio, initial
-
-    def _default_fits(self, s: dict[str, Any]) -> bool:
-        """The default configuration joins when it fits the size (and MACs) limit and, where it is trained straight
-        to max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
-        if not within_limits(DEFAULT_CONFIG, self.target.input_shape, self.target.num_classes, self.max_size,
-                             self.max_macs):
-            return False
-        if (s["algorithm"] == Algorithm.EA and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
-            return True
-        log.info("the default configuration is left out: a full evaluation of it would take about %.0f s",
-                 self.policy.full_seconds(DEFAULT_CONFIG))
-        return False
-
-
-def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]) -> str:
-    files, n = runner.recorder.files, len(runner.recorder.evaluations)
+def summary(best: dict[str, Any] | None, recorder: RunRecorder, s: dict[str, Any]) -> str:
+    files, n = recorder.files, len(recorder.evaluations)
     if best is None:
         return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
     max_macs, objective = s.get("constraint_max_macs"), s.get("objective")
@@ -237,7 +140,7 @@ def summary(best: dict[str, Any] | None, runner: SearchRunner, s: dict[str, Any]
             f"{best['model_size']:,} parameters and {best['macs']:,} multiply-accumulates per image (limits: at most "
             f"{s['constraint_max_model_size']:,} parameters, {macs_limit}precision at least "
             f"{s['constraint_min_precision']}). {n} evaluations, "
-            f"{runner.recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
+            f"{recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
             f"{files.opt_cfg_copy}); every evaluation: {files.run_json}; progress: {files.csv}. "
             f"Measure it on the test set with: {test_command(files, s)}")
 
@@ -300,7 +203,7 @@ def _finish(runner: SearchRunner, outcome: bool | RepeatedFailure, settings: dic
         return EXIT_FAILED
     interrupted = outcome
     best = runner.finish(interrupted)
-    print(summary(best, runner, settings))
+    print(summary(best, runner.recorder, settings))
     if interrupted:
         return EXIT_INTERRUPTED
     return 0 if best is not None and best["constraints_met"] else EXIT_NOT_MET
@@ -314,37 +217,34 @@ def _search_and_run(settings: dict[str, Any], info: str, record: Any,
         with connect(settings) as client:
             # The plan depends on how many jobs run side by side: fixed when the run starts, kept on resume.
             settings["planned_workers"] = settings.get("planned_workers") or slots(client)
-            search, recorder = _search(settings, info)
-            setup = worker_setup(settings)
-            runner = ParallelSearchRunner(search.optimizer, search.target, recorder, search.policy, client,
-                                          job_spec_of(setup), setup, **options)
-            if record is not None:
-                runner.replay_events(record)
-                log.info("resumed after %d evaluations and %.0f s; %d jobs asked and never finished run again",
-                         len(record["evaluations"]), runner.time_offset, len(runner.rerun))
-            return runner, _outcome(runner)
-    search, recorder = _search(settings, info)
-    runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
-    if record is not None:
-        runner.replay(record["evaluations"])
-        log.info("resumed after %d evaluations and %.0f s", len(record["evaluations"]), runner.time_offset)
-    return runner, _outcome(runner)
+            runner, setup = _runner(settings, info, record, options), worker_setup(settings)
+            return runner, _outcome(ParallelSearchRunner(runner, client, job_spec_of(setup), setup).run)
+    runner = _runner(settings, info, record, options)
+    return runner, _outcome(runner.run)
 
 
-def _outcome(runner: SearchRunner) -> bool | RepeatedFailure:
-    try:
-        return runner.run()
-    except RepeatedFailure as error:
-        return error
-
-
-def _search(settings: dict[str, Any], info: str) -> tuple[Search, RunRecorder]:
-    """The run's search and recorder; the settings the run records get its plan."""
+def _runner(settings: dict[str, Any], info: str, record: dict[str, Any] | None,
+            options: dict[str, Any]) -> SearchRunner:
+    """The run's search, recorder and runner (the settings the run records get its plan), with a stopped run's
+    record replayed through it."""
     train = training_data(settings)
     settings.update(planned(settings))
     search = Search(settings, info, train, settings.get("planned_workers") or 1)
-    return search, RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
-                               search.target.model_macs, search.warnings)
+    recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
+                           search.target.model_macs, search.warnings)
+    runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
+    if record is not None:
+        runner.replay(record["evaluations"], record.get("events"))
+        log.info("resumed after %d evaluations and %.0f s; %d jobs asked and never finished run again",
+                 len(record["evaluations"]), runner.time_offset, len(runner.rerun))
+    return runner
+
+
+def _outcome(run: Callable[[], bool]) -> bool | RepeatedFailure:
+    try:
+        return run()
+    except RepeatedFailure as error:
+        return error
 
 
 def main(argv: list[str] | None, prog: str, algorithm: str) -> int:

@@ -4,6 +4,7 @@ import pytest
 import evaluation
 import main
 import search_cli
+import search_setup
 from target import resolve_device
 from utils import UsageError
 
@@ -30,11 +31,11 @@ def test_an_unknown_device_is_a_usage_error():
 
 
 def test_a_search_whose_evaluations_all_fail_with_one_bug_stops_with_exit_1(monkeypatch, tiny_data, tmp_path, caplog):
-    class Buggy(search_cli.Target):
+    class Buggy(search_setup.Target):
         def __call__(self, config, budget, **kwargs):
             raise_in_training = {**config, "lr_schedule": "no such schedule"}  # schedules.py raises ValueError
             return super().__call__(raise_in_training, budget, **kwargs)
-    monkeypatch.setattr(search_cli, "Target", Buggy)
+    monkeypatch.setattr(search_setup, "Target", Buggy)
     code = search_cli.main(["--constraint_max_model_size", "2e5", "--constraint_min_precision", "0.1", "--max_time",
                             "60", "--max_budget", "2", "--data_dir", str(tiny_data), "--output_dir", str(tmp_path),
                             "--quiet"], "AutoML.py", "ea")

@@ -12,7 +12,8 @@ import pytest
 from conftest import REPO_ROOT, is_one_line_error
 import search_cli
 from prepare_data import DEFAULT_DATA_DIR
-from run_files import RunFiles, find_runs
+from run_files import find_runs
+from run_log import RunFiles
 from resume import given_flags, resumed_settings
 from search_cli import build_parser
 from utils import read_json

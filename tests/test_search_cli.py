@@ -2,7 +2,8 @@
 import pytest
 
 from resume import current, given_flags, resumed_settings
-from search_cli import Search, build_parser, planned, settings_from, training_data
+from search_cli import build_parser, settings_from
+from search_setup import Search, planned, training_data
 from utils import UsageError
 from search_run import RESERVE_SECONDS
 from search_space import DEFAULT_CONFIG, PORTFOLIO

@@ -8,9 +8,9 @@ from budget_policy import BudgetPolicy
 from time_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
-from run_files import RunFiles, journal_lines, load_run, read_record
-from search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, RunRecorder,
-                        SearchRunner)
+from run_files import load_run
+from run_log import RunFiles, RunRecorder, journal_lines, read_record
+from search_run import REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, SearchRunner
 from status import Status
 from search_space import space
 from test_EA import fit_into, size_of
@@ -41,7 +41,7 @@ def test_deadline_holds_with_a_cheap_target(tmp_path):
 def run_jobs(runner, n, elapsed):
     """Run n jobs as if `elapsed` seconds of the search had passed before each (the record says so)."""
     for _ in range(n):
-        runner._run_job(runner.optimizer.ask(runner._seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
+        runner.run_job(runner.ask(runner.seconds_left()), time.monotonic() - elapsed, time.monotonic() + 100)
 
 
 def plain_runner_at_one_second_per_epoch(tmp_path, seconds_left):
@@ -61,7 +61,7 @@ def test_the_first_jobs_run_whatever_their_prediction_and_then_the_run_ends(tmp_
 def test_a_job_that_cannot_finish_before_the_deadline_is_not_started(tmp_path, seconds_left):
     runner = plain_runner_at_one_second_per_epoch(tmp_path, seconds_left)
     run_jobs(runner, TRUSTED_AFTER, elapsed=0)
-    assert (runner._next_job(runner._seconds_left()) is None) == (seconds_left < 9)
+    assert (runner.ask(runner.seconds_left()) is None) == (seconds_left < 9)
 
 
 def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):
@@ -70,7 +70,7 @@ def test_a_promotion_is_predicted_at_the_members_measured_speed(tmp_path):
     run_jobs(runner, 3, elapsed=0)  # three members at 1 epoch on one fold: 2 s per fold-epoch
     promotion = runner.optimizer.ask()
     assert (promotion.budget, promotion.folds, promotion.checkpoint_in is not None) == (3, 1, True)
-    assert runner._predicted_seconds(promotion) == 2.0 * 2
+    assert runner.policy.job_seconds(promotion.member, promotion.fold_epochs) == 2.0 * 2
 
 
 class AbandonsTheSecondJob(FakeTarget):
@@ -124,7 +124,7 @@ def test_resume_continues_where_the_run_stopped(tmp_path, inherit):
     first = runner_for(tmp_path, max_time=1e9, inherit=inherit)
     stopped_after = 40 if inherit else 20
     for _ in range(stopped_after):
-        first._run_job(first.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+        first.run_job(first.ask(1e9), time.monotonic(), time.monotonic() + 100)
     first.finish(interrupted=True)
     record = json.loads(first.recorder.files.run_json.read_text())
     assert len(record["evaluations"]) == stopped_after and record["interrupted"]
@@ -137,7 +137,7 @@ def test_resume_continues_where_the_run_stopped(tmp_path, inherit):
 
     straight = runner_for(tmp_path / "straight", max_time=1e9, inherit=inherit)
     for _ in range(stopped_after):
-        straight._run_job(straight.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+        straight.run_job(straight.ask(1e9), time.monotonic(), time.monotonic() + 100)
     expected = straight.optimizer.ask()
     assert (next_job.member.id, next_job.budget, next_job.config, next_job.inherit, next_job.member.origin) == (
         expected.member.id, expected.budget, expected.config, expected.inherit, expected.member.origin)
@@ -163,12 +163,14 @@ def test_near_the_deadline_promotions_are_passed_over_and_replay_the_same(tmp_pa
     assert first.recorder.evaluations[-1]["member"] == resumed.recorder.evaluations[-1]["member"]
 
 
-def test_a_running_search_appends_one_journal_line_per_evaluation_and_rewrites_nothing(tmp_path):
+def test_a_running_search_appends_one_journal_line_per_ask_and_per_evaluation_and_rewrites_nothing(tmp_path):
     runner = runner_for(tmp_path, max_time=1e9)
     run_jobs(runner, 12, elapsed=0)
     files = runner.recorder.files
     assert json.loads(files.run_json.read_text())["evaluations"] == []  # written whole before the first one only
-    assert [line["evaluation"] for line in journal_lines(files.journal)] == runner.recorder.evaluations
+    lines = journal_lines(files.journal)
+    assert [line["evaluation"] for line in lines if "evaluation" in line] == runner.recorder.evaluations
+    assert [line["event"] for line in lines] == runner.recorder.events and len(lines) == 2 * 12
     answer = runner.recorder.best()
     assert read_record(files.run_json)["best"] == answer
     assert json.loads(files.opt_cfg.read_text())["origin"] == answer["origin"]
@@ -189,19 +191,35 @@ def test_a_killed_run_loses_no_evaluation_a_torn_line_is_ignored_and_it_resumes(
     assert record["evaluations"] == killed.recorder.evaluations
 
     resumed = runner_for(tmp_path, max_time=1e9)
-    resumed.replay(record["evaluations"])
+    resumed.replay(record["evaluations"], record["events"])
     assert json.loads(files.run_json.read_text())["evaluations"] == []  # replaying writes nothing
     run_jobs(resumed, 1, elapsed=0)
-    run_jobs(killed, 1, elapsed=0)
-    assert resumed.recorder.evaluations[-1]["member"] == killed.recorder.evaluations[-1]["member"]
+    straight = runner_for(tmp_path / "straight", max_time=1e9)
+    run_jobs(straight, 16, elapsed=0)
+    assert resumed.recorder.evaluations[-1]["member"] == straight.recorder.evaluations[-1]["member"]
     assert len(json.loads(files.run_json.read_text())["evaluations"]) == 15  # whole again, then journaled
-    assert len(read_record(files.run_json)["evaluations"]) == 16 and len(journal_lines(files.journal)) == 1
+    assert len(read_record(files.run_json)["evaluations"]) == 16 and len(journal_lines(files.journal)) == 2
+
+
+def test_a_job_the_deadline_cut_off_is_not_recorded_and_a_resumed_run_runs_it_first(tmp_path):
+    first = runner_for(tmp_path, max_time=1e9)
+    run_jobs(first, 5, elapsed=0)
+    cut = first.ask(first.seconds_left())
+    assert first.finished(cut, {"status": Status.STOPPED, "message": "deadline reached"}, 10.0) is False
+    first.finish(interrupted=True)
+    record = json.loads(first.recorder.files.run_json.read_text())
+    assert len(record["evaluations"]) == 5 and record["events"][-1]["ask"] == cut.id
+
+    resumed = runner_for(tmp_path, max_time=1e9)
+    resumed.replay(record["evaluations"], record["events"])
+    again = resumed.ask(resumed.seconds_left())
+    assert (again.id, again.member.id, again.budget, again.config) == (cut.id, cut.member.id, cut.budget, cut.config)
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     first = runner_for(tmp_path, max_time=1e9)
     for _ in range(3):
-        first._run_job(first.optimizer.ask(), time.monotonic(), time.monotonic() + 100)
+        first.run_job(first.ask(1e9), time.monotonic(), time.monotonic() + 100)
     other = runner_for(tmp_path / "o", max_time=1e9, hyperband=False)
     with pytest.raises(ResumeError):
         other.replay(first.recorder.evaluations)
