@@ -25,10 +25,10 @@ import pandas as pd  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from bundle import Bundle  # noqa: E402
-from deploy import CARD_JSON, MODEL_INT8, MODEL_ONNX, MODEL_PT  # noqa: E402
-from model_card import speed  # noqa: E402
-from onnx_model import OnnxModel  # noqa: E402
+from deploy.bundle import Bundle  # noqa: E402
+from deploy.network_folder import CARD_JSON, MODEL_INT8, MODEL_ONNX, MODEL_PT  # noqa: E402
+from deploy.model_card import speed  # noqa: E402
+from deploy.onnx_model import OnnxModel  # noqa: E402
 from utils import atomic_write_json, atomic_write_text, cpu_name, set_threads  # noqa: E402
 
 STUDIES = [REPO / "runs_precision" / "study", REPO / "runs_params" / "study"]

@@ -24,16 +24,16 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from budget_policy import BudgetPolicy  # noqa: E402
-from time_model import PRIORS, CostModel  # noqa: E402
-from data import load_dataset  # noqa: E402
-from metrics import chance_top3, compute_metrics  # noqa: E402
+from budget.policy import BudgetPolicy  # noqa: E402
+from budget.time_model import PRIORS, CostModel  # noqa: E402
+from training.data import load_dataset  # noqa: E402
+from training.metrics import chance_top3, compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
-from search_space import space  # noqa: E402
-from fold_run import TrainingDiverged  # noqa: E402
+from search.space import space  # noqa: E402
+from training.fold_run import TrainingDiverged  # noqa: E402
 from target import Target  # noqa: E402
 from utils import parse_size  # noqa: E402
-from variation import sample  # noqa: E402
+from search.variation import sample  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 GRID = (1, 2, 3, 4, 6, 9, 12, 17, 25, 35, 50)

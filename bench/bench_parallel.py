@@ -30,8 +30,8 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from successive_halving import N_FOLDS  # noqa: E402
-from job_runner import job_spec, run_job  # noqa: E402
+from search.successive_halving import N_FOLDS  # noqa: E402
+from running.job_runner import job_spec, run_job  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR  # noqa: E402
 from status import Status  # noqa: E402
 

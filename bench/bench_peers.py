@@ -30,11 +30,11 @@ from ConfigSpace.hyperparameters import IntegerHyperparameter
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from data import load_dataset  # noqa: E402
-from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key  # noqa: E402
+from training.data import load_dataset  # noqa: E402
+from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
-from repair import repair  # noqa: E402
-from search_space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key, load_config, space  # noqa: E402
+from search.repair import repair  # noqa: E402
+from search.space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key, load_config, space  # noqa: E402
 from target import Target  # noqa: E402
 from utils import atomic_write_json, parse_size  # noqa: E402
 

@@ -1,6 +1,6 @@
 """What recording one evaluation costs a search that has already recorded 10, 1,000 or 10,000: the recorder of this
-checkout against the one before the run journal (the newest commit whose src/search_run.py has no journal), in one
-run on this machine.
+checkout against the one before the run journal (the newest commit whose src/search_run.py, as the file was then
+named, has no journal), in one run on this machine.
 
 Each version runs in its own process with its own src/ (the old one exported from git into a temporary folder): its
 RunRecorder is given n recorded evaluations (and the optimizer n members, 50 of them the population), then the
@@ -23,13 +23,14 @@ POPULATION = 50
 
 
 def before_journal() -> str:
-    """The newest commit whose recorder rewrote the whole run file (src/search_run.py without a Journal)."""
+    """The newest commit whose recorder rewrote the whole run file (src/search_run.py, as it was then, without a
+    Journal)."""
     commits = subprocess.run(["git", "log", "--format=%H", "--", "src/search_run.py"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout.split()
     for commit in commits:
         source = subprocess.run(["git", "show", f"{commit}:src/search_run.py"], cwd=REPO, check=True,
                                 capture_output=True, text=True).stdout
-        if "Journal" not in source:
+        if "class RunRecorder" in source and "Journal" not in source:
             return commit
     raise SystemExit("no commit of src/search_run.py predates the journal")
 
@@ -46,11 +47,12 @@ def measure(counts: list[int], repeats: int) -> dict[int, float]:
     from EA import Job
     from member import Member
     try:  # this checkout
-        from run_log import RunFiles, RunRecorder
-    except ImportError:  # before the journal
+        from running.run_log import RunFiles, RunRecorder
+        from search.space import DEFAULT_CONFIG
+    except ImportError:  # src/ before the journal, and before its rooms
         from run_files import RunFiles
         from search_run import RunRecorder
-    from search_space import DEFAULT_CONFIG
+        from search_space import DEFAULT_CONFIG
 
     def result(i: int) -> dict:
         accuracy = 0.5 + (i % 97) / 200

@@ -29,9 +29,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_label  # noqa: E402
+from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_label  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR  # noqa: E402
-from run_files import find_runs  # noqa: E402
+from reporting.runs import find_runs  # noqa: E402
 
 METHODS = {
     "ea_hyperband": ["src/AutoML.py", "--hyperband", "True"],

@@ -27,11 +27,11 @@ from torchvision import datasets, transforms
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from cnn import build_cnn  # noqa: E402
-from data import load_split  # noqa: E402
+from training.data import load_split  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
-from closed_forms import conv_widths, count_macs  # noqa: E402
-from search_space import build_space, load_config, to_dict  # noqa: E402
-from fold_run import FoldRun, memory_format_for  # noqa: E402
+from budget.closed_forms import conv_widths, count_macs  # noqa: E402
+from search.space import build_space, load_config, to_dict  # noqa: E402
+from training.fold_run import FoldRun, memory_format_for  # noqa: E402
 from target import cv_splits  # noqa: E402
 
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}

@@ -20,10 +20,10 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from data import load_dataset  # noqa: E402
-from metrics import compute_metrics  # noqa: E402
+from training.data import load_dataset  # noqa: E402
+from training.metrics import compute_metrics  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
-from search_space import PORTFOLIO, load_config  # noqa: E402
+from search.space import PORTFOLIO, load_config  # noqa: E402
 from status import Mode  # noqa: E402
 from target import Target  # noqa: E402
 

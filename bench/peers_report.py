@@ -14,10 +14,10 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from holdout_report import markdown_table, mcnemar_table, summary_table  # noqa: E402
-from metrics import DEFAULT_OBJECTIVE, objective_key  # noqa: E402
-from plots import value_at  # noqa: E402
-from run_files import Run, find_runs  # noqa: E402
+from reporting.holdout_tables import markdown_table, mcnemar_table, summary_table  # noqa: E402
+from training.metrics import DEFAULT_OBJECTIVE, objective_key  # noqa: E402
+from reporting.plots import value_at  # noqa: E402
+from reporting.runs import Run, find_runs  # noqa: E402
 
 PEER_LABELS = {"dehb": "DEHB", "tpe": "Optuna TPE"}
 OURS = ("EA with Hyperband", "random search")  # this project's optimizers the peers are set beside

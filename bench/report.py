@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "src"))
 
 from bench_fidelity import correlations, load  # noqa: E402
-from metrics import chance_top3  # noqa: E402
+from training.metrics import chance_top3  # noqa: E402
 from utils import atomic_write_text  # noqa: E402
 
 NO_GPU_RUN = "not run yet: no machine with a GPU has been available to this project's benchmark runs"
@@ -81,7 +81,7 @@ def main() -> None:
     outputs["fidelity_reading"] = fidelity_reading(BENCH / "results" / "fidelity.jsonl")
     gpu = BENCH / "results" / "gpu_check.txt"
     outputs["gpu_check"] = gpu.read_text() if gpu.exists() else NO_GPU_RUN
-    text = (BENCH / "report_template.md").read_text().format(bench_cost_model=cost_model.strip(),
+    text = (BENCH / "report_template.md").read_text().format(bench_time_model=cost_model.strip(),
                                                                 **{k: v.strip() for k, v in outputs.items()})
     atomic_write_text(BENCH / "REPORT.md", text)
 

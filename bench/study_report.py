@@ -16,9 +16,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 from status import Status  # noqa: E402
 from bench_search import METHODS, WARM_STARTS  # noqa: E402
-from run_files import Run, find_runs, short_number  # noqa: E402
-from run_log import RunFileError  # noqa: E402
-from holdout_report import markdown_table, report, short_label, summary_table  # noqa: E402
+from reporting.runs import Run, find_runs, short_number  # noqa: E402
+from running.run_log import RunFileError  # noqa: E402
+from reporting.holdout_tables import markdown_table, report, short_label, summary_table  # noqa: E402
 from peers_report import peers_section  # noqa: E402
 from utils import cpu_name  # noqa: E402
 
@@ -146,7 +146,7 @@ def figure_links(prefix: str, names: list[str]) -> str:
 
 def best_over_time(runs: list[Run], grid: np.ndarray) -> pd.Series:
     """Best feasible validation top-3 by each time, median over the runs that have one by then."""
-    from plots import value_at
+    from reporting.plots import value_at
 
     return pd.DataFrame([value_at(r.trace, "best_feasible_acc", grid) for r in runs]).median()
 

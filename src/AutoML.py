@@ -5,7 +5,7 @@ python src/AutoML.py [--constraint_max_model_size 2e7] [--constraint_min_precisi
 """
 import sys
 
-from search_cli import main
+from running.search_cli import main
 from status import Algorithm
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Random search baseline: the same flags (where they apply), size handling and outputs as AutoML.py."""
 import sys
 
-from search_cli import main
+from running.search_cli import main
 from status import Algorithm
 
 if __name__ == "__main__":

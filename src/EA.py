@@ -10,15 +10,15 @@ from typing import Any, Mapping, Sequence
 from ConfigSpace import ConfigurationSpace
 
 from member import Member
-from metrics import DEFAULT_METRIC
-from closed_forms import architecture
-from optimizer import Job, JobSeconds, OptimizerBase, SizeOf, Start
+from training.metrics import DEFAULT_METRIC
+from budget.closed_forms import architecture
+from search.optimizer import Job, JobSeconds, OptimizerBase, SizeOf, Start
 from status import Inherit, Status
-from successive_halving import Promotion, Rungs, max_bracket, rung_budgets
-from surrogate import Surrogate
-from ranking import positions, rank_key, rank_population
-from repair import Fit
-from variation import crossover, mutate, tournament
+from search.successive_halving import Promotion, Rungs, max_bracket, rung_budgets
+from search.surrogate import Surrogate
+from search.ranking import positions, rank_key, rank_population
+from search.repair import Fit
+from search.variation import crossover, mutate, tournament
 
 CROSSOVER_RATE = 0.5
 MAX_DUPLICATE_TRIES = 10

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from closed_forms import branches, conv_widths, fc_widths, features_after_conv
+from budget.closed_forms import branches, conv_widths, fc_widths, features_after_conv
 
 
 class Branches(nn.Module):

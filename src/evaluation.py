@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data import class_warnings, load_dataset
-from metrics import DEFAULT_OBJECTIVE, OBJECTIVES
-from holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
-from plots import candidates_figure, confusion_figure, trace_figures
+from training.data import class_warnings, load_dataset
+from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES
+from reporting.holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
+from reporting.plots import candidates_figure, confusion_figure, trace_figures
 from prepare_data import DEFAULT_DATA_DIR, ensure_data
-from run_files import find_runs
-from holdout_report import report, summary_table
+from reporting.runs import find_runs
+from reporting.holdout_tables import report, summary_table
 from status import Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_text, fail, folder_path,
                    positive_int, set_threads, setup_logging)

@@ -11,15 +11,15 @@ import pandas as pd
 import torch
 from torchsummary import summary
 
-from bundle import Bundle
+from deploy.bundle import Bundle
 from cnn import build_cnn
-from deploy import write_model_folder
-from model_card import constraint_checks
-from holdout import candidate_from, default_candidate
-from metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
-from data import ImageData, class_warnings, in_natural_order, load_dataset
+from deploy.network_folder import write_model_folder
+from deploy.model_card import constraint_checks
+from reporting.holdout import candidate_from, default_candidate
+from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
+from training.data import ImageData, class_warnings, in_natural_order, load_dataset
 from prepare_data import DEFAULT_DATA_DIR, ensure_data
-from search_space import DEFAULT_CONFIG, ConfigError, load_config
+from search.space import DEFAULT_CONFIG, ConfigError, load_config
 from target import DEFAULT_EPOCHS, Target, TargetResult, resolve_device
 from status import Mode, Status
 from utils import (OneLineParser, UsageError, add_device_arguments, atomic_write_json, atomic_write_text, fail,

@@ -11,7 +11,7 @@ PORTFOLIO, DEFAULT, RANDOM, CHILD = "portfolio", "default", "random", "child"  #
 
 
 def portfolio_origin(index: int) -> dict[str, Any]:
-    """A warm-start configuration: member `index` of search_space.PORTFOLIO (repaired into the constraints)."""
+    """A warm-start configuration: member `index` of search.space.PORTFOLIO (repaired into the constraints)."""
     return {"kind": PORTFOLIO, "portfolio_member": index}
 
 

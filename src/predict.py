@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from metrics import compute_metrics
-from bundle_format import BundleError
-from onnx_model import OnnxModel
+from training.metrics import compute_metrics
+from deploy.bundle_format import BundleError
+from deploy.onnx_model import OnnxModel
 from prepare_data import fit_image
 from utils import OneLineParser, UsageError, atomic_write_text, fail, positive_int, setup_logging
 
@@ -56,7 +56,7 @@ def load_model(path: Path, threads: int | None = None):
     try:
         if path.suffix.lower() == ".onnx":
             return OnnxModel(path, threads)
-        from bundle import Bundle
+        from deploy.bundle import Bundle
         from utils import set_threads
 
         set_threads(threads)

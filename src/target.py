@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedKFold
 
-from successive_halving import N_FOLDS
-from closed_forms import Work, count_macs, count_parameters, count_work
-from data import DataError, ImageData
-from metrics import chance_top3, compute_metrics
-from fold_run import FoldRun, TrainingDiverged
+from search.successive_halving import N_FOLDS
+from budget.closed_forms import Work, count_macs, count_parameters, count_work
+from training.data import DataError, ImageData
+from training.metrics import chance_top3, compute_metrics
+from training.fold_run import FoldRun, TrainingDiverged
 from status import Inherit, Mode, Status
 from utils import UsageError, atomic_torch_save
 

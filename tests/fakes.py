@@ -6,7 +6,7 @@ import math
 import time
 from pathlib import Path
 
-from closed_forms import Work, count_macs, count_parameters, count_work
+from budget.closed_forms import Work, count_macs, count_parameters, count_work
 from target import TargetResult
 
 SHAPE, CLASSES = (3, 16, 16), 17

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from EA import OPENING_MEMBERS, AsyncEvolution
-from random_search import RandomSearch
+from search.random_search import RandomSearch
 from fakes import CLASSES, SHAPE, FakeTarget
 from member import default_origin, portfolio_origin
-from closed_forms import architecture, count_parameters
+from budget.closed_forms import architecture, count_parameters
 from status import Inherit
-from repair import repair
-from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
+from search.repair import repair
+from search.space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
 def fit_into(max_size):

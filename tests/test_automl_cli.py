@@ -9,8 +9,8 @@ import pytest
 
 from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_process
 from main import read_config
-from run_log import read_record
-from search_cli import main as search_main
+from running.run_log import read_record
+from running.search_cli import main as search_main
 
 
 def automl(*args, script="src/AutoML.py", **kw):

@@ -6,7 +6,7 @@ import pytest
 
 import main as main_script
 import prepare_data
-import search_cli
+from running import search_cli
 from conftest import is_one_line_error, make_image_folder, run_in_process
 from evaluation import main as evaluation_main
 

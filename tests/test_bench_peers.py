@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from conftest import REPO_ROOT
-from search_space import load_config, space
+from search.space import load_config, space
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 import bench_peers  # noqa: E402

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from budget_policy import BudgetPolicy, affordable_batch, evaluation_seconds
-from time_model import PRIORS, CostModel
+from budget.policy import BudgetPolicy, affordable_batch, evaluation_seconds
+from budget.time_model import PRIORS, CostModel
 from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
 from member import Member
-from search_space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
+from search.space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
 def policy(workers=1, max_time=300.0, max_budget=10, cost_model=None):

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from bundle import Bundle
-from data import load_dataset
-from deploy import as_float
-from bundle_format import FORMAT_VERSION, BundleError
-from onnx_export import check_export, export_onnx, quantize_int8
-from onnx_model import OnnxModel
-from metrics import compute_metrics
-from search_space import PORTFOLIO, load_config
+from deploy.bundle import Bundle
+from training.data import load_dataset
+from deploy.network_folder import as_float
+from deploy.bundle_format import FORMAT_VERSION, BundleError
+from deploy.onnx_export import check_export, export_onnx, quantize_int8
+from deploy.onnx_model import OnnxModel
+from training.metrics import compute_metrics
+from search.space import PORTFOLIO, load_config
 from status import Mode
 from target import Target
 

@@ -2,9 +2,9 @@
 import pytest
 
 from cnn import build_cnn
-from traced_cost import counted_macs, measured_peak_bytes
-from closed_forms import ShapeError, count_macs, features_after_conv, peak_activation_bytes
-from search_space import DEFAULT_CONFIG, space
+from budget.traced_cost import counted_macs, measured_peak_bytes
+from budget.closed_forms import ShapeError, count_macs, features_after_conv, peak_activation_bytes
+from search.space import DEFAULT_CONFIG, space
 
 SHAPES = [(3, 16, 16), (1, 12, 20), (3, 8, 8), (1, 32, 32)]
 

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from cluster import start_local_cluster, threads_per_worker, worker_gpus
+from running.cluster import start_local_cluster, threads_per_worker, worker_gpus
 from conftest import REPO_ROOT
-from job_runner import prepare_worker
+from running.job_runner import prepare_worker
 from prepare_data import DataPreparationError
 
 
@@ -43,7 +43,8 @@ def test_each_local_worker_starts_with_its_gpu_visible():
 @pytest.mark.parametrize("environment,undone", [({"MALLOC_TRIM_THRESHOLD_": "65536"}, "True"), ({}, "False")])
 def test_a_worker_undoes_the_malloc_trim_threshold_dask_starts_it_with(environment, undone):
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
-    done = subprocess.run([sys.executable, "-c", "import job_runner; print(job_runner.undo_malloc_trim())"],
+    code = "from running import job_runner; print(job_runner.undo_malloc_trim())"
+    done = subprocess.run([sys.executable, "-c", code],
                           env={**env, **environment, "PYTHONPATH": str(REPO_ROOT / "src")}, capture_output=True,
                           text=True, timeout=120)
     assert done.stdout.strip() == undone, done.stderr[-2000:]

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from cnn import branch_logits, build_cnn
-from closed_forms import ShapeError, count_macs, count_parameters
-from search_space import load_config, space, to_dict
+from budget.closed_forms import ShapeError, count_macs, count_parameters
+from search.space import load_config, space, to_dict
 
 SECOND_CHECK = {"batch_size": 280, "dropout_rate": 0.0139, "global_avg_pooling": True, "kernel_size": 5,
                 "learning_rate_init": 0.00153, "n_channels_conv_0": 351, "n_channels_fc_0": 226, "n_conv_layers": 2,

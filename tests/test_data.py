@@ -4,7 +4,7 @@ import torch
 from torchvision.datasets import ImageFolder
 
 from conftest import make_image_folder
-from data import DataError, class_warnings, in_natural_order, load_dataset, load_split, natural_order
+from training.data import DataError, class_warnings, in_natural_order, load_dataset, load_split, natural_order
 
 
 def test_class_order_and_labels_match_torchvision(tmp_path):

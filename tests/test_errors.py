@@ -3,8 +3,8 @@ import pytest
 
 import evaluation
 import main
-import search_cli
-import search_setup
+from running import search_cli
+from running import search_setup
 from target import resolve_device
 from utils import UsageError
 

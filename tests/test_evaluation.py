@@ -10,10 +10,10 @@ from PIL import Image
 
 from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_process
 from evaluation import main as evaluation_main
-from plots import pareto_front, value_at
-from run_files import find_runs
-from holdout import candidate_from
-from holdout_report import comparison_pairs, majority_hits, mcnemar_table, report, summary_table
+from reporting.plots import pareto_front, value_at
+from reporting.runs import find_runs
+from reporting.holdout import candidate_from
+from reporting.holdout_tables import comparison_pairs, majority_hits, mcnemar_table, report, summary_table
 
 TINY = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 8,
         "batch_size": 8, "learning_rate_init": 0.01}
@@ -173,7 +173,7 @@ def test_test_command_on_tiny_data_two_configs_two_seeds(tmp_path, monkeypatch, 
     assert "| rs | random search | portfolio | not recorded |" in report
     assert "| hb | rs |" in report and is_png(out / "confusion_best.png")
 
-    import holdout
+    from reporting import holdout
     monkeypatch.setattr(holdout, "measure", lambda *a: pytest.fail("measured again"))
     assert evaluation_main(args) == 0  # everything is in test_results.csv already
 

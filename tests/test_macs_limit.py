@@ -1,8 +1,8 @@
 """--constraint_max_macs in a real search on tiny data: nothing over the limit is trained, resume keeps it."""
 import json
 
-import search_cli
-from closed_forms import count_macs
+from running import search_cli
+from budget.closed_forms import count_macs
 
 SHAPE, CLASSES = (3, 8, 8), 4  # the tiny_data fixture: its smallest network makes 27,728 multiply-accumulates
 MAX_MACS = 60_000  # tight: one 3x3 convolution of at most 34 channels, or two branches of the narrowest

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bundle import Bundle
+from deploy.bundle import Bundle
 import main as main_script
 from conftest import REPO_ROOT, is_one_line_error, make_image_folder, run_in_process
 

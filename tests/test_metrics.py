@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from metrics import chance_top3, compute_metrics
+from training.metrics import chance_top3, compute_metrics
 
 
 def one_hot_scores(predicted, num_classes):

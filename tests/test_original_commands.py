@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, is_one_line_error
-import search_cli
+from running import search_cli
 from prepare_data import DEFAULT_DATA_DIR
-from run_files import find_runs
-from run_log import RunFiles
-from resume import given_flags, resumed_settings
-from search_cli import build_parser
+from reporting.runs import find_runs
+from running.run_log import RunFiles
+from running.resume import given_flags, resumed_settings
+from running.search_cli import build_parser
 from utils import read_json
 
 SEARCH = "python AutoML.py --pop_size 50 --num_children 10 --hyperband True"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from conftest import REPO_ROOT, make_image_folder
-from run_log import read_record
+from running.run_log import read_record
 
 
 def search_command(data, out, max_size, max_time, max_budget, *extra):

@@ -11,7 +11,7 @@ from PIL import Image
 import main as main_script
 import predict as predict_script
 from conftest import REPO_ROOT, is_one_line_error, run_in_process
-from bundle_format import FORMAT_VERSION
+from deploy.bundle_format import FORMAT_VERSION
 
 CONFIG = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 16,
           "batch_size": 8, "learning_rate_init": 0.01, "random_flip": True, "standardize": True}

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from member import Member
 from status import Status
-from ranking import AnswerChoice, positions, rank_population
+from search.ranking import AnswerChoice, positions, rank_population
 
 
 def member(i, acc, prec, budget=50, size=1000, status="ok", seconds=1.0, folds=3):

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from closed_forms import count_activations, count_macs, count_parameters
-from repair import NoNetworkFits, repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
-from search_space import load_config, space
-from variation import sample
+from budget.closed_forms import count_activations, count_macs, count_parameters
+from search.repair import NoNetworkFits, repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
+from search.space import load_config, space
+from search.variation import sample
 
 SHAPES = [((3, 16, 16), 17), ((1, 8, 8), 3)]
 STRUCTURE = ("n_branches", "n_conv_layers", "n_fc_layers", "kernel_size", "use_BN", "global_avg_pooling")

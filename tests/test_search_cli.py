@@ -1,12 +1,12 @@
 """Which configurations start a run: the portfolio and the default, cheapest first, within size and time."""
 import pytest
 
-from resume import current, given_flags, resumed_settings
-from search_cli import build_parser, settings_from
-from search_setup import Search, planned, training_data
+from running.resume import current, given_flags, resumed_settings
+from running.search_cli import build_parser, settings_from
+from running.search_setup import Search, planned, training_data
 from utils import UsageError
-from search_run import RESERVE_SECONDS
-from search_space import DEFAULT_CONFIG, PORTFOLIO
+from running.search_run import RESERVE_SECONDS
+from search.space import DEFAULT_CONFIG, PORTFOLIO
 
 
 def search(data, out, algorithm="ea", extra=()):

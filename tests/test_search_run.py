@@ -4,15 +4,16 @@ import time
 import pandas as pd
 import pytest
 
-from budget_policy import BudgetPolicy
-from time_model import PRIORS, CostModel
+from budget.policy import BudgetPolicy
+from budget.time_model import PRIORS, CostModel
 from EA import AsyncEvolution
 from fakes import FakeTarget, SecondPerEpoch
-from run_files import load_run
-from run_log import RunFiles, RunRecorder, journal_lines, read_record
-from search_run import REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError, SearchRunner
+from reporting.runs import load_run
+from running.run_log import RunFiles, RunRecorder, journal_lines, read_record
+from running.search_run import (REPEATS_TO_STOP, RESERVE_SECONDS, TRUSTED_AFTER, RepeatedFailure, ResumeError,
+                                SearchRunner)
 from status import Status
-from search_space import space
+from search.space import space
 from test_EA import fit_into, size_of
 
 SETTINGS = {"algorithm": "ea", "seed": 5, "constraint_max_model_size": 10**6, "constraint_min_precision": 0.2}

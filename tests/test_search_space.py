@@ -1,6 +1,6 @@
 import pytest
 
-from search_space import ConfigError, DEFAULT_CONFIG, load_config, space
+from search.space import ConfigError, DEFAULT_CONFIG, load_config, space
 
 
 def test_default_configuration_is_in_the_space():
@@ -42,7 +42,7 @@ def test_not_an_object():
 
 
 def test_portfolio_entries_are_members_of_the_space():
-    from search_space import PORTFOLIO
+    from search.space import PORTFOLIO
     for entry in PORTFOLIO:
         config = load_config(entry)
         assert {k: config[k] for k in entry} == entry

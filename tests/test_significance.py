@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from significance import mcnemar
+from reporting.significance import mcnemar
 
 
 def pairs(only_a, only_b, both=5, neither=3):

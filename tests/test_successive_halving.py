@@ -1,8 +1,8 @@
 """Successive halving, pure: Hyperband's rungs and the ASHA promotion rule, milliseconds, no training."""
 import pytest
 
-from successive_halving import Promotion, Rungs, max_bracket, rung_budgets
-from ranking import rank_key
+from search.successive_halving import Promotion, Rungs, max_bracket, rung_budgets
+from search.ranking import rank_key
 
 
 def key(accuracy, precision=0.9, size=1000):

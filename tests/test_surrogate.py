@@ -5,8 +5,8 @@ import math
 import numpy as np
 
 from fakes import FakeTarget
-from search_space import load_config, space
-from surrogate import INACTIVE, MIN_RESULTS, Surrogate, encode, target_value
+from search.space import load_config, space
+from search.surrogate import INACTIVE, MIN_RESULTS, Surrogate, encode, target_value
 from test_EA import drive, make_ea
 
 

@@ -7,15 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-import fold_run
+from training import fold_run
 import target as target_module
-from augment import random_crop, random_flip
+from training.augment import random_crop, random_flip
 from cnn import branch_logits, build_cnn
-from data import load_dataset
-from metrics import compute_metrics
-from search_space import PORTFOLIO, load_config
+from training.data import load_dataset
+from training.metrics import compute_metrics
+from search.space import PORTFOLIO, load_config
 from status import Inherit, Mode
-from fold_run import FoldRun, branch_loss, memory_format_for
+from training.fold_run import FoldRun, branch_loss, memory_format_for
 from target import Target, cv_splits
 
 SMALL = {"n_conv_layers": 2, "n_channels_conv_0": 16, "n_channels_conv_1": 16, "kernel_size": 3,
@@ -264,7 +264,7 @@ def test_a_child_of_another_architecture_takes_the_tensors_that_fit_and_no_other
 
 def test_a_worker_job_carries_what_the_child_inherits(tiny_data, tmp_path):
     """The plain-data job a Dask worker runs: its inheritance survives the trip (the same as in one process)."""
-    from job_runner import job_spec, run_job
+    from running.job_runner import job_spec, run_job
 
     parent, child = load_config(SMALL), load_config({**SMALL, "learning_rate_init": 0.001})
     common = {"deadline": time.time() + 120, "data_dir": str(tiny_data), "seed": 3, "max_budget": 6,

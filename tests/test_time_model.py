@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from time_model import PRIORS, Coefficients, CostModel, prior
-from closed_forms import Work
+from budget.time_model import PRIORS, Coefficients, CostModel, prior
+from budget.closed_forms import Work
 
 TRUE = Coefficients(seconds_per_mac=1e-11, seconds_per_step=3e-3, seconds_per_evaluation=0.5,
                     seconds_per_activation=6e-9)

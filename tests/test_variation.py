@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from ConfigSpace import Configuration
 
-from search_space import conv_key, fc_key, load_config, space
-from variation import crossover, mutate, sample, tournament
+from search.space import conv_key, fc_key, load_config, space
+from search.variation import crossover, mutate, sample, tournament
 
 N_PARENTS = 300
 
