@@ -150,7 +150,7 @@ def test_command(files: RunFiles, s: dict[str, Any]) -> str:
     epochs = f" -e {s['max_budget']}" if s["max_budget"] != DEFAULT_EPOCHS else ""
     objective = f" --objective {s['objective']}" if s.get("objective", DEFAULT_OBJECTIVE) != DEFAULT_OBJECTIVE else ""
     data = f" --data_dir {s['data_dir']}" if Path(s["data_dir"]) != DEFAULT_DATA_DIR else ""
-    main_py = os.path.relpath(Path(__file__).with_name("main.py"))  # src/main.py, or main.py typed in src/
+    main_py = os.path.relpath(Path(__file__).parent.parent / "main.py")  # src/main.py, or main.py typed in src/
     return f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{objective}{data} --output_dir {files.output_dir}"
 
 
