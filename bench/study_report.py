@@ -304,6 +304,13 @@ def datasets_report(root: Path) -> str:
             "accuracy (`--objective top1`).\n\n" + "\n".join(sections))
 
 
+def reading_section(folder: Path) -> str:
+    """READING.md beside a report: what the measurements say, written by hand after reading the tables (kept apart
+    from the generated text, so that a regenerated report keeps it)."""
+    path = folder / "READING.md"
+    return f"\n## Reading (by hand, `{path.relative_to(REPO)}`)\n\n{path.read_text().strip()}\n" if path.exists() else ""
+
+
 def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Path],
                   datasets: Path | None = None, peers: Path | None = None) -> None:
     """REPORT.md of each family's folder (the study, then the optimizer comparison there) and the README table."""
@@ -316,9 +323,10 @@ def write_reports(settings, families: dict[str, Path], comparisons: dict[str, Pa
         if name == "precision":
             extra += (peers_section(peers, comparisons[name] / "none") if peers is not None else "")
             extra += precision_gap_section()
+        extra += reading_section(family.parent)
         atomic_write_text(family.parent / "REPORT.md", family_report(titles[name], settings, family, name, extra))
     if datasets is not None and datasets.is_dir():
-        atomic_write_text(datasets / "REPORT.md", datasets_report(datasets))
+        atomic_write_text(datasets / "REPORT.md", datasets_report(datasets) + reading_section(datasets))
     runs = [r for r in (load(s.folder) for s in settings) if r is not None]
     dates = ", ".join(sorted({run_date(r) for r in runs}))
     readme = REPO / "README.md"
