@@ -41,7 +41,12 @@ class RunFileError(UsageError):
 
 
 class Optimizer(Protocol):
+    """What the recorder and the drivers need of an ask/tell optimizer."""
     members: dict[int, Member]
+
+    def ask(self, seconds_left: float | None = None) -> Job | None: ...
+    def tell(self, job: Job, result: dict[str, Any]) -> None: ...
+    def obsolete_checkpoints(self) -> list[Path]: ...
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Runs an ask/tell optimizer against the target within a wall-clock budget, recording every evaluation.
 
-Every finished evaluation is appended at once to the run's journal (run_log), and the best
-configuration so far written to opt_cfg whenever it changes: Ctrl-C or a kill loses nothing that finished, and
-recording costs the same however long the run. A stopped run resumes by replaying its recorded asks and tells through a
-fresh optimizer with the same seed; the one-process loop and the one with workers (parallel_run) share it.
+Every ask and finished evaluation is appended at once to the run's journal (run_log), and the best configuration
+so far written to opt_cfg whenever it changes: Ctrl-C or a kill loses nothing that finished, and recording costs the
+same however long the run. A stopped run resumes by replaying its recorded asks and tells through a fresh optimizer
+with the same seed; the one-process loop and the one with workers (parallel_run) share that path.
 """
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tqdm import tqdm
 
 from budget.policy import BudgetPolicy
 from search.optimizer import Job
-from member import Member
-from running.run_log import RunRecorder, result_part
+from running.run_log import Optimizer, RunRecorder, result_part
 from status import Status
 from target import Target
 from utils import UsageError, where_and_when
@@ -29,14 +28,6 @@ RESERVE_SECONDS = 3.0  # kept free at the end for measuring the last model and w
 TRUSTED_AFTER = 10  # evaluations measured before a predicted overrun may end a run (the first include warm-up)
 REPEATS_TO_STOP = 3  # the same unexpected error this many times in a row stops the run
 OUT_OF_MEMORY = "OutOfMemoryError"
-
-
-class Optimizer(Protocol):
-    members: dict[int, Member]
-
-    def ask(self, seconds_left: float | None = None) -> Job | None: ...
-    def tell(self, job: Job, result: dict[str, Any]) -> None: ...
-    def obsolete_checkpoints(self) -> list[Path]: ...
 
 
 class ResumeError(UsageError):
