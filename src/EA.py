@@ -60,7 +60,8 @@ class AsyncEvolution(OptimizerBase):
         if seconds_left is None or self.job_seconds is None:
             return True
         member = self.members[promotion.member]
-        return self.job_seconds(member, self._fold_epochs(member, promotion.to_budget)) <= seconds_left
+        epochs = self._fold_epochs(member, promotion.to_budget) + self.measure_epochs(member, promotion.to_budget)
+        return self.job_seconds(member, epochs) <= seconds_left
 
     def ask(self, seconds_left: float | None = None) -> Job:
         """A job for a free slot, decided now; the member of a promotion is marked at once, so that no two

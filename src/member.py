@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from status import Status
 
 PORTFOLIO, DEFAULT, RANDOM, CHILD = "portfolio", "default", "random", "child"  # kinds of origin
+
+
+def cost_epochs(result: Mapping[str, Any]) -> float:
+    """Fold-epochs an evaluation trained in all, its measuring decays included (runs recorded before them have
+    none)."""
+    return float(result["fold_epochs"]) + float(result.get("measure_epochs", 0.0))
 
 
 def portfolio_origin(index: int) -> dict[str, Any]:
@@ -99,7 +105,7 @@ class Member:
         done = [r for r in self.results.values() if r.get("status") == Status.OK and r.get("fold_epochs")]
         if not done:
             return None
-        return sum(float(r["train_seconds"]) for r in done) / sum(int(r["fold_epochs"]) for r in done)
+        return sum(float(r["train_seconds"]) for r in done) / sum(cost_epochs(r) for r in done)
 
     def record(self, budget: int, result: dict[str, Any], checkpoint: Path | None) -> None:
         """Keep a result; an abandoned or stopped job leaves the member as it was (judged by its earlier results)."""

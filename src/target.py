@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,6 +17,7 @@ from budget.closed_forms import Work, count_macs, count_parameters, count_work
 from training.data import DataError, ImageData
 from training.metrics import chance_top3, compute_metrics
 from training.fold_run import FoldRun, TrainingDiverged
+from training.schedules import decays
 from status import Inherit, Mode, Status
 from utils import UsageError, atomic_torch_save
 
@@ -36,7 +38,8 @@ class TargetResult:
     train_seconds: float
     status: Status
     message: str = ""
-    fold_epochs: int = 0  # epochs trained in this call, summed over the folds: what the call cost
+    fold_epochs: int = 0  # epochs trained in this call, summed over the folds
+    measure_epochs: float = 0.0  # epochs the rung's measuring decay trained on branches, summed over the folds
     folds: list[dict[str, float]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
     top1_accuracy: float = float("nan")
@@ -161,12 +164,13 @@ class Target:
         if status in (Status.OK, Status.STOPPED) and checkpoint_out is not None:
             atomic_torch_save({"config": dict(config), "max_budget": self.max_budget, "mode": self.mode,
                                "seed": self.seed, "folds": [run.state_dict() for run in runs]}, checkpoint_out)
-        folds, confusion = self._measure(runs, status, len(self.splits[:folds]))
+        folds, confusion, measure_epochs = self._measure(runs, status, len(self.splits[:folds]), config, budget)
         return TargetResult(
             top3_accuracy=float(np.mean([f["top3_accuracy"] for f in folds])),
             precision=float(np.mean([f["precision"] for f in folds])),
             model_size=size, epochs=epochs, train_seconds=time.perf_counter() - started,
-            status=status, message=message, fold_epochs=fold_epochs, folds=folds, confusion=confusion,
+            status=status, message=message, fold_epochs=fold_epochs, measure_epochs=measure_epochs, folds=folds,
+            confusion=confusion,
             top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])), error=error_type,
         )
 
@@ -216,17 +220,31 @@ class Target:
                                          "each would outlast the deadline")
         return Status.OK, ""
 
-    def _measure(self, runs: list[FoldRun], status: str,
-                 n_folds: int) -> tuple[list[dict[str, float]], list[list[int]]]:
+    def _measure(self, runs: list[FoldRun], status: str, n_folds: int, config: Mapping[str, Any],
+                 budget: int) -> tuple[list[dict[str, float]], list[list[int]], float]:
+        """Each fold's metrics, the summed confusion matrix and the epochs the measuring decays trained. Below
+        max_budget a schedule that decays is measured after its decay, trained on a branch (FoldRun.decayed), so
+        that a rung's figure predicts the full training's whatever the schedule; a fold whose decay diverges, or
+        that failed, scores chance."""
         confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
-        folds = []
+        decay = status == Status.OK and budget < self.max_budget and decays(config["lr_schedule"])
+        folds, measure_epochs = [], 0.0
         for fold in range(n_folds):
             x_val, y_val = self.validation(fold)
+            metrics = None
             if status in (Status.OK, Status.STOPPED):
-                metrics = compute_metrics(runs[fold].scores(x_val), y_val.cpu().numpy(), self.num_classes)
+                run = runs[fold]
+                measured_as = run.decayed(self.max_budget * run.steps_per_epoch()) if decay else nullcontext(0.0)
+                try:
+                    with measured_as as epochs:
+                        metrics = compute_metrics(run.scores(x_val), y_val.cpu().numpy(), self.num_classes)
+                    measure_epochs += epochs
+                except TrainingDiverged as error:
+                    log.info("fold %d: %s", fold, error)
+            if metrics is not None:
                 confusion += metrics["confusion"]
                 folds.append({key: metrics[key] for key in ("top3_accuracy", "precision", "top1_accuracy")})
             else:
                 folds.append({"top3_accuracy": chance_top3(self.num_classes), "precision": 0.0,
                               "top1_accuracy": 1 / self.num_classes})
-        return folds, confusion.tolist()
+        return folds, confusion.tolist(), measure_epochs

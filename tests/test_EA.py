@@ -86,6 +86,11 @@ def test_cheap_rungs_train_one_fold_and_max_budget_all_folds(tmp_path):
     to_max = [j for j in jobs if j.budget == 9]
     assert to_max and all(j.checkpoint_in is not None for j in to_max)
     assert all(j.fold_epochs == (9 - 3) + 2 * 9 for j in to_max)  # fold 0 continues, folds 1 and 2 start afresh
+    for job in jobs:  # a cheap rung of a decaying schedule also trains its measuring decay
+        decay = job.budget < 9 and job.config["lr_schedule"] != "constant"
+        assert job.measure_epochs == pytest.approx(0.2 * job.budget if decay else 0.0)
+        assert job.cost_epochs == job.fold_epochs + job.measure_epochs
+    assert any(job.measure_epochs for job in jobs) and not all(job.measure_epochs for job in jobs)
     assert all(len(j.member.results[9]["folds"]) == 3 for j in to_max)
 
 

@@ -45,6 +45,9 @@ def test_a_job_is_priced_at_the_members_measured_speed_per_fold_epoch_once_it_ha
     member.record(2, {"status": "ok", "train_seconds": 4.0, "fold_epochs": 2, "folds": [{}]}, None)
     member.record(4, {"status": "diverged", "train_seconds": 9.0, "fold_epochs": 0, "folds": [{}]}, None)
     assert policy().job_seconds(member, 30) == pytest.approx(60)  # 2 s per fold-epoch; the failure is not counted
+    member.record(6, {"status": "ok", "train_seconds": 8.0, "fold_epochs": 2, "measure_epochs": 2.0, "folds": [{}]},
+                  None)
+    assert policy().job_seconds(member, 30) == pytest.approx(60)  # 12 s over 6 fold-epochs, the decays' 2 included
 
 
 def test_the_default_finishes_only_when_its_training_to_max_budget_fits_the_run():

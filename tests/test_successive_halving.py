@@ -1,7 +1,7 @@
 """Successive halving, pure: Hyperband's rungs and the ASHA promotion rule, milliseconds, no training."""
 import pytest
 
-from search.successive_halving import Promotion, Rungs, max_bracket, rung_budgets
+from search.successive_halving import Fidelity, Promotion, Rungs, max_bracket, rung_budgets
 from search.ranking import rank_key
 
 
@@ -98,3 +98,11 @@ def test_min_equal_to_max_is_one_rung():
 
 def test_budgets_are_whole_and_positive():
     assert rung_budgets(4, 5, 3) == (1, 1, 1, 2, 5)
+
+
+def test_a_cheap_rung_of_a_decaying_schedule_pays_for_its_measuring_decay():
+    fidelity = Fidelity(50)
+    assert fidelity.measure_epochs(17, decays=True) == pytest.approx(0.2 * 17)  # one fold
+    assert fidelity.measure_epochs(17, decays=False) == 0.0  # constant: measured as it stands
+    assert fidelity.measure_epochs(50, decays=True) == 0.0  # the full budget is measured as it stands
+    assert Fidelity(50, cheap_folds=3).measure_epochs(6, decays=True) == pytest.approx(3 * 0.2 * 6)

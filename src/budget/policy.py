@@ -80,12 +80,12 @@ class BudgetPolicy:
         """Wall-clock seconds of a set of jobs predicted to take worker_seconds in all: the workers share them."""
         return worker_seconds / self.workers
 
-    def observe(self, config: Mapping[str, Any], fold_epochs: int, seconds: float) -> None:
+    def observe(self, config: Mapping[str, Any], fold_epochs: float, seconds: float) -> None:
         """A finished job trained config for so many fold-epochs in `seconds`: the cost model learns from it."""
         self.cost_model.observe(self.measure.model_work(config), self.measure.images_per_fold_epoch * fold_epochs,
                                 config["batch_size"], seconds)
 
-    def job_seconds(self, member: Member, fold_epochs: int) -> float:
+    def job_seconds(self, member: Member, fold_epochs: float) -> float:
         """Training time of so many fold-epochs of member: at its measured speed when it has one, else by the
         cost model."""
         if member.seconds_per_fold_epoch:

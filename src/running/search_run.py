@@ -16,6 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from budget.policy import BudgetPolicy
+from member import cost_epochs
 from search.optimizer import Job
 from running.run_log import Optimizer, RunRecorder, result_part
 from status import Status
@@ -87,7 +88,7 @@ class SearchRunner:
             self.planned[job.id] = left
         if job is None or len(self.recorder.evaluations) < TRUSTED_AFTER:
             return job
-        needed = self.policy.job_seconds(job.member, job.fold_epochs)
+        needed = self.policy.job_seconds(job.member, job.cost_epochs)
         if needed <= left:
             return job
         log.info("ending %.0f s early: member %d to %d epochs would need about %.0f s", left, job.member.id,
@@ -181,7 +182,7 @@ class SearchRunner:
         written, and checkpoints no job will continue from are deleted. Raises RepeatedFailure when the same
         unexpected error ended the last REPEATS_TO_STOP evaluations."""
         if result["status"] == Status.OK:
-            self.policy.observe(job.config, result["fold_epochs"], result["train_seconds"])
+            self.policy.observe(job.config, cost_epochs(result), result["train_seconds"])
         self.optimizer.tell(job, result)
         self.recorder.record(job, result, epochs, elapsed, self.optimizer, self.planned.pop(job.id, None))
         self._delete(self.optimizer.obsolete_checkpoints())

@@ -21,16 +21,17 @@ from search.repair import Fit
 from status import Inherit
 from search.successive_halving import Fidelity
 from search.variation import sample
+from training.schedules import decays
 
 SizeOf = Callable[[dict], int]
-JobSeconds = Callable[[Member, int], float]  # predicted seconds of training member for so many fold-epochs
+JobSeconds = Callable[[Member, float], float]  # predicted seconds of training member for so many fold-epochs
 Start = tuple[dict, dict]  # a warm-start configuration and its origin
 
 
 @dataclass
 class Job:
     """One evaluation to run: train `member.config` to `budget` epochs on `folds` folds, continuing from
-    checkpoint_in; fold_epochs is what it trains in all (what it costs)."""
+    checkpoint_in; fold_epochs is what it trains in all, measure_epochs what its measuring decays train."""
 
     id: int
     member: Member
@@ -41,6 +42,12 @@ class Job:
     checkpoint_out: Path | None
     rung: int
     inherit: Inherit | None = None  # checkpoint_in is a parent's: what the child takes from it
+    measure_epochs: float = 0.0
+
+    @property
+    def cost_epochs(self) -> float:
+        """Fold-epochs the job trains in all: what it costs."""
+        return self.fold_epochs + self.measure_epochs
 
     @property
     def config(self) -> dict[str, Any]:
@@ -89,7 +96,8 @@ class OptimizerBase:
             start = parent.checkpoint
             fold_epochs = self.fidelity.fold_epochs(budget, *((parent.budget, parent.folds)
                                                               if inherit == Inherit.CONTINUE else ()))
-        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), fold_epochs, start, out, rung, inherit)
+        job = Job(self.n_jobs, member, budget, self.fidelity.folds(budget), fold_epochs, start, out, rung, inherit,
+                  self.measure_epochs(member, budget))
         if start is not None:
             self.reading[job.id] = start
         self.n_jobs += 1
@@ -108,6 +116,10 @@ class OptimizerBase:
         if self._continues(member, budget):
             return self.fidelity.fold_epochs(budget, member.budget, member.folds)
         return self.fidelity.fold_epochs(budget)
+
+    def measure_epochs(self, member: Member, budget: int) -> float:
+        """Fold-epochs member's measuring decays train at budget."""
+        return self.fidelity.measure_epochs(budget, decays(member.config["lr_schedule"]))
 
     def tell(self, job: Job, result: Mapping[str, Any]) -> None:
         self.reading.pop(job.id, None)

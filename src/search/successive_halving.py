@@ -4,6 +4,8 @@ which member a free worker promotes.
 - Rungs: the budgets of a bracket, max_budget * eta^-k down to the lowest (Hyperband, Li et al. 2018).
 - Fidelity: below max_budget a job trains and measures `cheap_folds` folds (one, by default): the cheap rungs only
   decide what is trained further, and bench/bench_fidelity.py measures how well they predict the full evaluation.
+  There a schedule laid over max_budget is still at a high rate, so a schedule that decays is measured after a short
+  decay trained on a branch, while the member continues from its undecayed state (training.schedules).
   At max_budget, the only budget whose result can become the answer, every fold is trained and measured; a member
   promoted there continues its folds from their checkpoint and trains the others from the start.
 - Promotion (asynchronous successive halving, ASHA, Li et al. 2020): each rung holds the members measured at its
@@ -17,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+from training.schedules import DECAY_FRACTION
 
 N_FOLDS = 3  # cross-validation folds of a full evaluation
 WORST = (-math.inf,)  # the key of a crashed job: below every measured result, and never promoted
@@ -100,6 +104,13 @@ class Fidelity:
         folds = self.folds(budget)
         kept = min(from_folds, folds)
         return kept * (budget - from_budget) + (folds - kept) * budget
+
+    def measure_epochs(self, budget: int, decays: bool) -> float:
+        """Fold-epochs a job to `budget` trains on its measuring branches: below max_budget, a schedule that decays
+        is measured after a decay of DECAY_FRACTION of the budget on each fold (training.fold_run.FoldRun.decayed)."""
+        if not decays or budget >= self.max_budget:
+            return 0.0
+        return self.folds(budget) * DECAY_FRACTION * budget
 
     def is_full(self, folds: int) -> bool:
         """Whether a result measured on `folds` folds may be the answer."""

@@ -2,8 +2,10 @@
 time on batches of the whole dataset held as one tensor, saved and restored whole; what the target function runs."""
 from __future__ import annotations
 
+import copy
 import math
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -12,7 +14,7 @@ from torch import nn
 from training.augment import augment, channel_stats
 from cnn import branch_logits, build_cnn
 from budget.closed_forms import branches, count_macs
-from training.schedules import learning_rate
+from training.schedules import DECAY_FRACTION, decay_learning_rate, decay_steps, learning_rate
 
 EVAL_BATCH = 1024
 SGD_MOMENTUM = 0.9
@@ -93,32 +95,76 @@ class FoldRun:
         return math.ceil(len(self.y) / int(self.config["batch_size"]))
 
     def train_epoch(self, total_steps: int) -> None:
-        """One pass over the training part in shuffled batches; raises TrainingDiverged on a non-finite loss."""
-        cfg, batch = self.config, int(self.config["batch_size"])
+        """One pass over the training part in shuffled batches, its schedule laid over total_steps; raises
+        TrainingDiverged on a non-finite loss."""
+        schedule, base = self.config["lr_schedule"], float(self.config["learning_rate_init"])
+        first = self.epoch * self.steps_per_epoch()
+        _, loss_sum = self._pass(lambda i: learning_rate(schedule, base, first + i, total_steps),
+                                 self.steps_per_epoch())
+        self.epoch += 1
+        if not torch.isfinite(loss_sum):
+            raise TrainingDiverged(f"non-finite training loss in epoch {self.epoch}")
+
+    def train_decay(self, total_steps: int, n_steps: int) -> None:
+        """The measuring decay from this point of the schedule (schedules.decay_learning_rate): n_steps more steps
+        over as many shuffled passes as they take; the epoch count stays; raises TrainingDiverged."""
+        schedule, base = self.config["lr_schedule"], float(self.config["learning_rate_init"])
+        at, done = self.epoch * self.steps_per_epoch(), 0
+        while done < n_steps:
+            steps, loss_sum = self._pass(
+                lambda i, offset=done: decay_learning_rate(schedule, base, at, total_steps, offset + i, n_steps),
+                n_steps - done)
+            if not torch.isfinite(loss_sum):
+                raise TrainingDiverged(f"non-finite training loss in the measuring decay after epoch {self.epoch}")
+            if steps == 0:
+                break
+            done += steps
+
+    @contextmanager
+    def decayed(self, total_steps: int, fraction: float = DECAY_FRACTION) -> Iterator[float]:
+        """This run as a rung below the full budget measures it: the schedule's decay (`fraction` of the steps
+        trained so far) trained on a branch; yields the epochs the decay trained. On exit the state before it is put
+        back whole, so the member continues from its undecayed state."""
+        saved = copy.deepcopy(self.state_dict())
+        n_steps = decay_steps(self.epoch * self.steps_per_epoch(), fraction)
+        try:
+            self.train_decay(total_steps, n_steps)
+            yield n_steps / self.steps_per_epoch()
+        finally:
+            self.load_state_dict(saved)
+
+    def _pass(self, rate: Callable[[int], float], limit: int) -> tuple[int, torch.Tensor]:
+        """One shuffled pass over the training part, at most `limit` optimizer steps, the i-th at rate(i); returns the
+        steps taken and their summed loss."""
+        batch, steps = int(self.config["batch_size"]), 0
         self.model.train()
         order = torch.randperm(len(self.y), generator=self.generator).to(self.device)
-        step = self.epoch * self.steps_per_epoch()
         loss_sum = torch.zeros((), device=self.device)
         with torch.random.fork_rng(devices=self._rng_devices()):
             self._set_rng(self.rng_state)
             for start in range(0, len(order), batch):
                 index = order[start:start + batch]
+                if steps == limit:
+                    break
                 if len(index) < 2:
                     continue
-                x = augment(self.normalize(self.x[index]), cfg["random_flip"], int(cfg["crop_padding"]), self.generator)
-                x = x.contiguous(memory_format=self.memory_format)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = learning_rate(cfg["lr_schedule"], float(cfg["learning_rate_init"]), step, total_steps)
-                loss = branch_loss(self.loss_fn, branch_logits(self.model, x), self.y[index])
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                loss_sum += loss.detach()
-                step += 1
+                loss_sum += self._step(index, rate(steps))
+                steps += 1
             self.rng_state = self._get_rng()
-        self.epoch += 1
-        if not torch.isfinite(loss_sum):
-            raise TrainingDiverged(f"non-finite training loss in epoch {self.epoch}")
+        return steps, loss_sum
+
+    def _step(self, index: torch.Tensor, lr: float) -> torch.Tensor:
+        """One optimizer step on the augmented batch `index` at learning rate lr; returns its loss."""
+        cfg = self.config
+        x = augment(self.normalize(self.x[index]), cfg["random_flip"], int(cfg["crop_padding"]), self.generator)
+        x = x.contiguous(memory_format=self.memory_format)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = branch_loss(self.loss_fn, branch_logits(self.model, x), self.y[index])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
 
     @torch.no_grad()
     def scores(self, images: torch.Tensor, flip_tta: bool = True) -> np.ndarray:
