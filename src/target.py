@@ -17,7 +17,7 @@ from budget.closed_forms import Work, count_macs, count_parameters, count_work
 from training.data import DataError, ImageData
 from training.metrics import chance_top3, compute_metrics
 from training.fold_run import FoldRun, TrainingDiverged
-from training.schedules import decays
+from training.schedules import decay_steps, decays
 from status import Inherit, Mode, Status
 from utils import UsageError, atomic_torch_save
 
@@ -153,18 +153,24 @@ class Target:
             elif checkpoint_in is not None:
                 self._restore(runs, config, checkpoint_in)
             before = sum(run.epoch for run in runs)
-            status, message = self._train(runs, min(int(budget), self.max_budget), deadline)
+            decay = self._decay_epochs(runs, config, budget)
+            status, message = self._train(runs, min(int(budget), self.max_budget), deadline, decay)
         except TrainingDiverged as error:
             status, message = Status.DIVERGED, str(error)
         except Exception as error:  # out of memory, or a bug: recorded as failed; the driver stops on repeats
-            log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
-            status, message, error_type = Status.FAILED, f"{type(error).__name__}: {error}", type(error).__name__
+            status, message, error_type = failed(error)
         epochs = runs[0].epoch if runs else 0
         fold_epochs = sum(run.epoch for run in runs) - before if runs else 0
         if status in (Status.OK, Status.STOPPED) and checkpoint_out is not None:
             atomic_torch_save({"config": dict(config), "max_budget": self.max_budget, "mode": self.mode,
                                "seed": self.seed, "folds": [run.state_dict() for run in runs]}, checkpoint_out)
-        folds, confusion, measure_epochs = self._measure(runs, status, len(self.splits[:folds]), config, budget)
+        n_folds = len(self.splits[:folds])
+        try:
+            folds, confusion, measure_epochs, notes = self._measure(runs, status, n_folds, config, budget)
+        except Exception as error:  # out of memory in the measuring decay, or a bug
+            status, message, error_type = failed(error)
+            folds, confusion, measure_epochs, notes = self._measure(runs, status, n_folds, config, budget)
+        message = "; ".join(part for part in (message, *notes) if part)
         return TargetResult(
             top3_accuracy=float(np.mean([f["top3_accuracy"] for f in folds])),
             precision=float(np.mean([f["precision"] for f in folds])),
@@ -173,6 +179,13 @@ class Target:
             confusion=confusion,
             top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])), error=error_type,
         )
+
+    def _decay_epochs(self, runs: list[FoldRun], config: Mapping[str, Any], budget: int) -> float:
+        """Fold-epochs the measuring decays will train once every fold has reached `budget` (FoldRun.decayed): below
+        max_budget, for a schedule that decays."""
+        if budget >= self.max_budget or not decays(config["lr_schedule"]):
+            return 0.0
+        return sum(decay_steps(budget * run.steps_per_epoch()) / run.steps_per_epoch() for run in runs)
 
     def _inherit(self, runs: list[FoldRun], config: Mapping[str, Any], path: Path, inherit: Inherit) -> None:
         """Each fold the parent's checkpoint holds gives its state to the same fold of this run."""
@@ -200,10 +213,11 @@ class Target:
                 raise ValueError(f"checkpoint {path}: {key} {state[key]!r} differs from {value!r}")
         return state
 
-    def _train(self, runs: list[FoldRun], budget: int, deadline: float | None) -> tuple[str, str]:
-        """Train every fold to `budget`. A job whose last fold-epoch, times the fold-epochs still to go, would
-        outlast the deadline is abandoned at once rather than cut off by it later, so the time left goes to
-        other jobs (the first fold-epoch, with its warm-up, is only trusted to say that one more would)."""
+    def _train(self, runs: list[FoldRun], budget: int, deadline: float | None, decay: float = 0.0) -> tuple[str, str]:
+        """Train every fold to `budget`. A job whose last fold-epoch, times the fold-epochs still to go (the `decay`
+        fold-epochs its measurement will train included), would outlast the deadline is abandoned at once rather than
+        cut off by it later, so the time left goes to other jobs (the first fold-epoch, with its warm-up, is only
+        trusted to say that one more would)."""
         to_go, trained = sum(max(budget - run.epoch, 0) for run in runs), 0
         for run in runs:
             total_steps = self.max_budget * run.steps_per_epoch()
@@ -214,37 +228,44 @@ class Target:
                 run.train_epoch(total_steps)
                 to_go, trained = to_go - 1, trained + 1
                 seconds = time.monotonic() - started
-                needed = (to_go if trained >= ABANDON_AFTER else 1) * seconds
-                if deadline is not None and to_go and time.monotonic() + needed > deadline:
-                    return Status.ABANDONED, (f"abandoned after {trained} fold-epochs: {to_go} more at {seconds:.2f} s "
-                                         "each would outlast the deadline")
+                left = to_go + decay
+                needed = (left if trained >= ABANDON_AFTER else 1) * seconds
+                if deadline is not None and left and time.monotonic() + needed > deadline:
+                    return Status.ABANDONED, (f"abandoned after {trained} fold-epochs: {left:g} more at {seconds:.2f} "
+                                              "s each (the measuring decay's included) would outlast the deadline")
         return Status.OK, ""
 
     def _measure(self, runs: list[FoldRun], status: str, n_folds: int, config: Mapping[str, Any],
-                 budget: int) -> tuple[list[dict[str, float]], list[list[int]], float]:
-        """Each fold's metrics, the summed confusion matrix and the epochs the measuring decays trained. Below
-        max_budget a schedule that decays is measured after its decay, trained on a branch (FoldRun.decayed), so
-        that a rung's figure predicts the full training's whatever the schedule; a fold whose decay diverges, or
-        that failed, scores chance."""
+                 budget: int) -> tuple[list[dict[str, float]], list[list[int]], float, list[str]]:
+        """Each fold's metrics, the summed confusion matrix, the fold-epochs the measuring decays trained and notes
+        for the message. Below max_budget a schedule that decays is measured after its decay, trained on a branch
+        (FoldRun.decayed), so that a rung's figure predicts the full training's whatever the schedule; a fold whose
+        decay diverges, or that failed, scores chance."""
         confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
-        decay = status == Status.OK and budget < self.max_budget and decays(config["lr_schedule"])
-        folds, measure_epochs = [], 0.0
+        decay = status == Status.OK and self._decay_epochs(runs[:1], config, budget) > 0
+        folds, measure_epochs, notes = [], 0.0, []
         for fold in range(n_folds):
             x_val, y_val = self.validation(fold)
             metrics = None
             if status in (Status.OK, Status.STOPPED):
                 run = runs[fold]
-                measured_as = run.decayed(self.max_budget * run.steps_per_epoch()) if decay else nullcontext(0.0)
+                measured_as = run.decayed(self.max_budget * run.steps_per_epoch()) if decay else nullcontext()
+                measure_epochs += self._decay_epochs([run], config, budget) if decay else 0.0
                 try:
-                    with measured_as as epochs:
+                    with measured_as:
                         metrics = compute_metrics(run.scores(x_val), y_val.cpu().numpy(), self.num_classes)
-                    measure_epochs += epochs
                 except TrainingDiverged as error:
-                    log.info("fold %d: %s", fold, error)
+                    notes.append(f"fold {fold} scored chance: {error}")
             if metrics is not None:
                 confusion += metrics["confusion"]
                 folds.append({key: metrics[key] for key in ("top3_accuracy", "precision", "top1_accuracy")})
             else:
                 folds.append({"top3_accuracy": chance_top3(self.num_classes), "precision": 0.0,
                               "top1_accuracy": 1 / self.num_classes})
-        return folds, confusion.tolist(), measure_epochs
+        return folds, confusion.tolist(), measure_epochs, notes
+
+
+def failed(error: Exception) -> tuple[Status, str, str]:
+    """An evaluation's status, message and error type after an unexpected error, logged."""
+    log.warning("evaluation failed: %s", error, exc_info=not isinstance(error, torch.OutOfMemoryError))
+    return Status.FAILED, f"{type(error).__name__}: {error}", type(error).__name__

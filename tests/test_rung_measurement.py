@@ -1,14 +1,16 @@
 """A rung below the full budget measures a decaying schedule after its decay, trained on a branch; the member
 continues from its undecayed state."""
 import copy
+import time
 
 import pytest
 import torch
 
 from search.space import load_config
-from target import Target
+from target import ABANDON_AFTER, Target
 from training.data import load_dataset
-from training.metrics import compute_metrics
+from training.fold_run import FoldRun, TrainingDiverged
+from training.metrics import chance_top3, compute_metrics
 from training.schedules import decay_steps, learning_rate
 
 SMALL = {"n_conv_layers": 1, "n_channels_conv_0": 16, "kernel_size": 3, "n_fc_layers": 1, "n_channels_fc_0": 16,
@@ -85,3 +87,43 @@ def test_no_decay_for_a_constant_schedule_or_at_the_full_budget(tiny_train, sche
     plain = compute_metrics(runs[0].scores(x_val), y_val.numpy(), target.num_classes)
     assert result.measure_epochs == 0.0
     assert result.folds[0]["top3_accuracy"] == pytest.approx(plain["top3_accuracy"])
+
+
+def test_a_job_whose_measuring_decay_would_pass_the_deadline_is_abandoned(tiny_train, monkeypatch):
+    """Five fold-epochs of at least 0.5 s fit before the deadline; with a cosine schedule's decay epoch they would
+    not, so that job is abandoned as soon as its pace is known."""
+    train_epoch = FoldRun.train_epoch
+
+    def slow(self, total_steps):
+        train_epoch(self, total_steps)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(FoldRun, "train_epoch", slow)
+    target = Target(tiny_train, seed=5, max_budget=50, device="cpu")
+    for schedule, status, epochs in (("cosine", "abandoned", ABANDON_AFTER), ("constant", "ok", 5)):
+        result = target(load_config({**SMALL, "lr_schedule": schedule}), 5, folds=1, deadline=time.monotonic() + 2.85)
+        assert (result.status, result.epochs) == (status, epochs)
+        assert "measuring decay" in result.message or status == "ok"
+
+
+def test_an_error_in_the_measuring_decay_is_recorded_not_raised(tiny_train, monkeypatch):
+    def out_of_memory(self, total_steps, n_steps):
+        raise RuntimeError("no memory for the branch")
+
+    monkeypatch.setattr(FoldRun, "train_decay", out_of_memory)
+    result = Target(tiny_train, seed=5, max_budget=8, device="cpu")(load_config({**SMALL, "lr_schedule": "cosine"}),
+                                                                      3, folds=1)
+    assert result.status == "failed" and result.error == "RuntimeError" and "no memory" in result.message
+
+
+def test_a_diverging_decay_scores_chance_and_counts_its_epochs(tiny_train, monkeypatch):
+    def diverges(self, total_steps, n_steps):
+        raise TrainingDiverged("non-finite training loss in the measuring decay")
+
+    monkeypatch.setattr(FoldRun, "train_decay", diverges)
+    target = Target(tiny_train, seed=5, max_budget=8, device="cpu")
+    result = target(load_config({**SMALL, "lr_schedule": "onecycle"}), 3, folds=1)
+    run = target.fold_runs(load_config(SMALL), 1)[0]
+    assert result.status == "ok" and "fold 0 scored chance" in result.message
+    assert result.folds[0]["top3_accuracy"] == pytest.approx(chance_top3(target.num_classes))
+    assert result.measure_epochs == decay_steps(3 * run.steps_per_epoch()) / run.steps_per_epoch()

@@ -31,7 +31,8 @@ Start = tuple[dict, dict]  # a warm-start configuration and its origin
 @dataclass
 class Job:
     """One evaluation to run: train `member.config` to `budget` epochs on `folds` folds, continuing from
-    checkpoint_in; fold_epochs is what it trains in all, measure_epochs what its measuring decays train."""
+    checkpoint_in; fold_epochs is what it trains to reach the budget, measure_epochs what its measuring decays train
+    (cost_epochs: both, what it costs)."""
 
     id: int
     member: Member
