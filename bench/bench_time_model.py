@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from budget.time_model import PRIORS, Coefficients, CostModel  # noqa: E402
 from budget.closed_forms import Work, count_work  # noqa: E402
+from member import cost_epochs  # noqa: E402
 from search.space import load_config  # noqa: E402
 from status import Status  # noqa: E402
 
@@ -36,7 +37,7 @@ def evaluations(run_json: Path) -> list[tuple[Work, int, int, float]]:
     for e in json.loads(run_json.read_text())["evaluations"]:
         if e["status"] == Status.OK and e["epochs_this_call"] > 0:
             config = load_config(e["configuration"])  # runs made before n_branches existed have one branch
-            fold_epochs = e.get("fold_epochs", 3 * e["epochs_this_call"])  # runs before fold-epochs: 3 folds
+            fold_epochs = cost_epochs(e) if "fold_epochs" in e else 3 * e["epochs_this_call"]  # before: 3 folds
             out.append((count_work(config, SHAPE, CLASSES), IMAGES_PER_FOLD_EPOCH * fold_epochs,
                         config["batch_size"], e["train_seconds"]))
     return out
