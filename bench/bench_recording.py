@@ -27,10 +27,10 @@ def before_journal() -> str:
     Journal)."""
     commits = subprocess.run(["git", "log", "--format=%H", "--", "src/search_run.py"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout.split()
-    for commit in commits:
-        source = subprocess.run(["git", "show", f"{commit}:src/search_run.py"], cwd=REPO, check=True,
-                                capture_output=True, text=True).stdout
-        if "class RunRecorder" in source and "Journal" not in source:
+    for commit in commits:  # the log also lists the commit that moved the file away: it has no such file
+        shown = subprocess.run(["git", "show", f"{commit}:src/search_run.py"], cwd=REPO, capture_output=True,
+                               text=True)
+        if shown.returncode == 0 and "class RunRecorder" in shown.stdout and "Journal" not in shown.stdout:
             return commit
     raise SystemExit("no commit of src/search_run.py predates the journal")
 

@@ -21,7 +21,7 @@ OPTIMIZERS = {"ea_hyperband": ("ea", True), "ea_plain": ("ea", False), "random_s
 
 
 def write_run(folder, method="ea_hyperband", seed=0, max_size=200_000, min_precision=0.3, config=None, n=6,
-              max_macs=None):
+              max_macs=None, objective=None):
     """A run folder as AutoML.py leaves it: automl_run_{info}.json, {info}.csv, opt_cfg.json."""
     algorithm, hyperband = OPTIMIZERS[method]
     rng = np.random.default_rng(seed)
@@ -33,14 +33,18 @@ def write_run(folder, method="ea_hyperband", seed=0, max_size=200_000, min_preci
         settings["hyperband"] = hyperband
     if max_macs is not None:
         settings["constraint_max_macs"] = max_macs
+    if objective is not None:
+        settings["objective"] = objective
     evaluations = [{"evaluation": i, "member": i, "budget": [2, 6][i % 2], "top3_accuracy": float(rng.uniform(0.5, 1)),
                     "precision": float(rng.uniform(0.1, 0.6)), "model_size": int(rng.integers(1e3, 3e5)),
                     "status": "ok" if i != 3 else "abandoned", "time": 10.0 * (i + 1)} for i in range(n)]
-    if max_macs is not None:
-        for entry in evaluations:
+    for entry in evaluations:
+        entry["top1_accuracy"] = entry["top3_accuracy"] / 2
+        if max_macs is not None:
             entry["macs"] = int(rng.integers(1e4, 1e6))
     best = {"member": 0, "budget": 6, "configuration": config or TINY, "model_size": evaluations[0]["model_size"],
-            "top3_accuracy": evaluations[0]["top3_accuracy"], "precision": evaluations[0]["precision"],
+            "top3_accuracy": evaluations[0]["top3_accuracy"], "top1_accuracy": evaluations[0]["top1_accuracy"],
+            "precision": evaluations[0]["precision"],
             "constraints_met": True, "label": "constraints met"}
     (folder / f"automl_run_{info}.json").write_text(json.dumps(
         {"settings": settings, "finished": True, "best": best, "evaluations": evaluations}))
@@ -75,6 +79,14 @@ def test_plots_from_run_files(runs, tmp_path):
                                         "cmp_population_precision.png", "cmp_population_top3.png"]
     candidates = sorted(out.glob("cmp_candidates_*.png"))
     assert len(candidates) == 6 and all(is_png(p) for p in traces + candidates)
+
+
+def test_figures_are_named_after_the_objective_they_show(tmp_path):
+    write_run(tmp_path / "runs" / "ea_seed0", objective="top1")
+    out = tmp_path / "figures"
+    assert evaluation_main(["plots", str(tmp_path / "runs"), "--out", str(out), "--prefix", "digits"]) == 0
+    assert {p.name for p in out.glob("digits_*_top*.png")} == {"digits_best_feasible_top1.png",
+                                                               "digits_population_top1.png"}
 
 
 def test_optimizer_is_read_from_the_settings_not_the_name(tmp_path):

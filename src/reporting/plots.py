@@ -57,9 +57,11 @@ def trace_figures(runs: Sequence[Run], out: Path, prefix: str) -> list[Path]:
     end = max(max(float(r.settings.get("max_time", 0)), float(r.trace["time"].max())) for r in runs)
     grid = np.linspace(0, end, GRID_POINTS)
     accuracy = " or ".join(sorted({r.metric_label for r in runs}))  # the objective the traces follow
+    objectives = "_".join(sorted({r.objective for r in runs}))  # and the file names say which
     paths = []
     for column, (suffix, ylabel, title) in TRACES.items():
         ylabel, title = ylabel.replace("top-3 accuracy", accuracy), title.replace("top-3 accuracy", accuracy)
+        suffix = suffix.replace("top3", objectives)
         figure, axes = plt.subplots(figsize=(7, 4.2))
         for label, members in groups.items():
             table = pd.DataFrame([value_at(r.trace, column, grid) for r in members])
