@@ -2,11 +2,13 @@
 continues from its undecayed state."""
 import copy
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from search.space import load_config
+import target as target_module
 from target import ABANDON_AFTER, Target
 from training.data import load_dataset
 from training.fold_run import FoldRun, TrainingDiverged
@@ -90,18 +92,22 @@ def test_no_decay_for_a_constant_schedule_or_at_the_full_budget(tiny_train, sche
 
 
 def test_a_job_whose_measuring_decay_would_pass_the_deadline_is_abandoned(tiny_train, monkeypatch):
-    """Five fold-epochs of at least 0.5 s fit before the deadline; with a cosine schedule's decay epoch they would
-    not, so that job is abandoned as soon as its pace is known."""
+    """On a clock where every fold-epoch takes 1 s, five fit before the deadline; with a cosine schedule's decay
+    epoch they would not, so that job is abandoned as soon as its pace is known."""
+    clock = {"now": 0.0}
     train_epoch = FoldRun.train_epoch
 
-    def slow(self, total_steps):
+    def one_second(self, total_steps):
         train_epoch(self, total_steps)
-        time.sleep(0.5)
+        clock["now"] += 1.0
 
-    monkeypatch.setattr(FoldRun, "train_epoch", slow)
+    monkeypatch.setattr(FoldRun, "train_epoch", one_second)
+    monkeypatch.setattr(target_module, "time", SimpleNamespace(monotonic=lambda: clock["now"],
+                                                               perf_counter=time.perf_counter))
     target = Target(tiny_train, seed=5, max_budget=50, device="cpu")
     for schedule, status, epochs in (("cosine", "abandoned", ABANDON_AFTER), ("constant", "ok", 5)):
-        result = target(load_config({**SMALL, "lr_schedule": schedule}), 5, folds=1, deadline=time.monotonic() + 2.85)
+        clock["now"] = 0.0
+        result = target(load_config({**SMALL, "lr_schedule": schedule}), 5, folds=1, deadline=5.5)
         assert (result.status, result.epochs) == (status, epochs)
         assert "measuring decay" in result.message or status == "ok"
 
