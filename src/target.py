@@ -180,10 +180,13 @@ class Target:
             top1_accuracy=float(np.mean([f["top1_accuracy"] for f in folds])), error=error_type,
         )
 
+    def _decays(self, config: Mapping[str, Any], budget: int) -> bool:
+        """Whether a job to `budget` is measured after a decay: below max_budget, for a schedule that decays."""
+        return budget < self.max_budget and decays(config["lr_schedule"])
+
     def _decay_epochs(self, runs: list[FoldRun], config: Mapping[str, Any], budget: int) -> float:
-        """Fold-epochs the measuring decays will train once every fold has reached `budget` (FoldRun.decayed): below
-        max_budget, for a schedule that decays."""
-        if budget >= self.max_budget or not decays(config["lr_schedule"]):
+        """Fold-epochs the measuring decays will train once every fold has reached `budget` (FoldRun.decayed)."""
+        if not self._decays(config, budget):
             return 0.0
         return sum(decay_steps(budget * run.steps_per_epoch()) / run.steps_per_epoch() for run in runs)
 
@@ -242,7 +245,7 @@ class Target:
         (FoldRun.decayed), so that a rung's figure predicts the full training's whatever the schedule; a fold whose
         decay diverges, or that failed, scores chance."""
         confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
-        decay = status == Status.OK and self._decay_epochs(runs[:1], config, budget) > 0
+        decay = status == Status.OK and self._decays(config, budget)
         folds, measure_epochs, notes = [], 0.0, []
         for fold in range(n_folds):
             x_val, y_val = self.validation(fold)
