@@ -30,12 +30,14 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from budget.limits import Limits  # noqa: E402
 from budget.policy import BudgetPolicy  # noqa: E402
 from budget.time_model import PRIORS, CostModel  # noqa: E402
 from training.data import load_dataset  # noqa: E402
 from training.metrics import OBJECTIVES, chance_top3, compute_metrics  # noqa: E402
 from training.schedules import DECAY_FRACTION, decays  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
+from search.fitting import fitter  # noqa: E402
 from search.space import space  # noqa: E402
 from search.successive_halving import N_FOLDS, max_bracket, rung_budgets  # noqa: E402
 from training.fold_run import FoldRun, TrainingDiverged  # noqa: E402
@@ -253,7 +255,7 @@ def main() -> None:
     if not args.report:
         target = Target(train, seed=args.seed, max_budget=args.max_budget, device="cpu")
         policy = BudgetPolicy(CostModel(PRIORS["cpu"]), target, args.max_time, args.max_budget)
-        fit = policy.fitter(space(), train.input_shape, train.num_classes, args.max_size)
+        fit = fitter(policy, space(), train.input_shape, train.num_classes, Limits(args.max_size))
         rng = np.random.default_rng(args.seed)
         configs = [fit(sample(space(), rng), rng) for _ in range(args.configs)]
         args.out.parent.mkdir(parents=True, exist_ok=True)

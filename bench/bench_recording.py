@@ -16,10 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import namedtuple
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 POPULATION = 50
+NO_COSTS = namedtuple("Costs", "parameters macs flash ram")(0, 0, 0, 0)  # what either recorder's costs_of (or
+#                                                                        macs_of, before the journal) returns
 
 
 def before_journal() -> str:
@@ -76,7 +79,7 @@ def measure(counts: list[int], repeats: int) -> dict[int, float]:
     for n in counts:
         with tempfile.TemporaryDirectory() as folder:
             optimizer = Optimizer()
-            recorder = RunRecorder(RunFiles(Path(folder), "bench"), {"seed": 0}, 0.39, 3, lambda config: 0)
+            recorder = RunRecorder(RunFiles(Path(folder), "bench"), {"seed": 0}, 0.39, 3, lambda config: NO_COSTS)
             for i in range(n - 1):  # what a run of n - 1 evaluations holds in memory, recorded as it would be
                 job = optimizer.told(i)
                 recorder.evaluations.append({"evaluation": i, "job": i, "member": i, "origin": {"kind": "random"},

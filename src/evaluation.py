@@ -1,6 +1,7 @@
-"""See searches and trust them: figures of runs, and returned configurations measured on the test set.
+"""See searches and trust them: figures of runs, their trade-offs, and returned configurations measured on the test set.
 
 python src/evaluation.py plots RUN_DIR_OR_FILES… [--out figures/] [--prefix comparison]
+python src/evaluation.py front RUN_DIR_OR_FILES… [--out figures/] [--prefix runs]
 python src/evaluation.py test CONFIGS… [--default] [--seeds 3] [--epochs 50] [--out DIR] [--data_dir DIR]
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 from training.data import class_warnings, load_dataset
 from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES
 from reporting.holdout import RESULTS_FILE, candidate_from, default_candidate, evaluate
+from reporting.front import front_figure, front_report
 from reporting.plots import candidates_figure, confusion_figure, trace_figures
 from prepare_data import DEFAULT_DATA_DIR, ensure_data
 from reporting.runs import find_runs
@@ -38,6 +40,11 @@ def build_parser() -> OneLineParser:
     plots.add_argument("runs", nargs="+", type=Path, help="run folders (searched recursively) or automl_run / CSV files")
     plots.add_argument("--out", type=folder_path, default=Path("figures"), help="folder for the PNG files")
     plots.add_argument("--prefix", default="runs", help="start of the figures' file names")
+    front = commands.add_parser("front", help="each run's trade-offs: the Pareto front's table and figure")
+    front.add_argument("runs", nargs="+", type=Path, help="run folders (searched recursively) or automl_run files")
+    front.add_argument("--out", type=folder_path, default=Path("figures"), help="folder for the PNG files")
+    front.add_argument("--prefix", default="runs", help="start of the figures' file names (then the run's name "
+                       "where there are several)")
     test = commands.add_parser("test", help="train configurations on train/, measure on test/, compare")
     test.add_argument("configs", nargs="*", type=Path, help="opt_cfg JSON files or run folders (their opt_cfg.json)")
     test.add_argument("--default", action="store_true", help="also measure the default configuration")
@@ -57,6 +64,14 @@ def make_plots(args: argparse.Namespace) -> list[Path]:
     paths = trace_figures(runs, args.out, args.prefix)
     paths += [candidates_figure(run, args.out, args.prefix) for run in runs]
     return paths
+
+
+def show_fronts(args: argparse.Namespace) -> None:
+    """Print each run's front report and draw its figure (named after the run too where there are several)."""
+    runs = find_runs(args.runs)
+    for run in runs:
+        path = front_figure(run, args.out, args.prefix if len(runs) == 1 else f"{args.prefix}_{run.name}")
+        print(f"{front_report(run)}\nFigure: {path}\n")
 
 
 def run_tests(args: argparse.Namespace) -> Path:
@@ -97,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plots":
             paths = make_plots(args)
             print(f"{len(paths)} figures in {args.out}")
+        elif args.command == "front":
+            show_fronts(args)
         else:
             set_threads(args.threads)
             path = run_tests(args)

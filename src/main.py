@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torchsummary import summary
 
+from budget.closed_forms import Costs
 from deploy.bundle import Bundle
 from cnn import build_cnn
 from deploy.network_folder import write_model_folder
@@ -45,6 +46,10 @@ def build_parser() -> OneLineParser:
     parser.add_argument("-p", "--min_precision", type=parse_fraction, help="precision constraint in [0, 1]")
     parser.add_argument("-x", "--max_macs", type=parse_size,
                         help="MACs constraint (multiply-accumulates per image), e.g. 5e6")
+    parser.add_argument("--max_flash", "--constraint_max_flash", type=parse_size,
+                        help="flash constraint: bytes of the tensors the int8 network stores, e.g. 32768")
+    parser.add_argument("--max_ram", "--constraint_max_ram", type=parse_size,
+                        help="RAM constraint: most bytes of int8 activations alive at once, e.g. 16384")
     parser.add_argument("--save", type=folder_path,
                         help="with -t: write model.pt, model.onnx and model_card.md/.json to this folder")
     parser.add_argument("--int8", action="store_true", help="with --save: also write model_int8.onnx")
@@ -68,11 +73,12 @@ def read_config(path: Path | None) -> dict[str, Any]:
         raise UsageError(f"{path}: {error}") from None
 
 
-def constraint_report(size: int, macs: int, precision: float | None, args) -> dict[str, Any]:
+def constraint_report(costs: Costs, precision: float | None, args) -> dict[str, Any]:
     """Each given constraint with its limit, the measured value and whether it holds (precision once measured)."""
-    limits = {"max_model_size": args.max_model_size, "max_macs": args.max_macs,
-              "min_precision": None if precision is None else args.min_precision}
-    return constraint_checks(limits, {"max_model_size": size, "max_macs": macs, "min_precision": precision})
+    limits = {"max_model_size": args.max_model_size, "max_macs": args.max_macs, "max_flash": args.max_flash,
+              "max_ram": args.max_ram, "min_precision": None if precision is None else args.min_precision}
+    return constraint_checks(limits, {"max_model_size": costs.parameters, "max_macs": costs.macs,
+                                      "max_flash": costs.flash, "max_ram": costs.ram, "min_precision": precision})
 
 
 def print_constraints(report: dict[str, Any]) -> None:
@@ -105,12 +111,13 @@ def check_saving(args) -> None:
 
 
 def source_of(args) -> tuple[dict[str, float | None], str]:
-    """The constraints the configuration was searched under (those of the run beside its file; -s, -p and -x
-    take precedence) and where the configuration came from, for the model card."""
+    """The constraints the configuration was searched under (those of the run beside its file; -s, -p, -x,
+    --max_flash and --max_ram take precedence) and where the configuration came from, for the model card."""
     candidate = candidate_from(args.config) if args.config else default_candidate()
     limits = {"max_model_size": candidate.max_size, "min_precision": candidate.min_precision,
-              "max_macs": candidate.max_macs}
-    given = {"max_model_size": args.max_model_size, "min_precision": args.min_precision, "max_macs": args.max_macs}
+              "max_macs": candidate.max_macs, "max_flash": candidate.max_flash, "max_ram": candidate.max_ram}
+    given = {"max_model_size": args.max_model_size, "min_precision": args.min_precision, "max_macs": args.max_macs,
+             "max_flash": args.max_flash, "max_ram": args.max_ram}
     return {name: given[name] if given[name] is not None else limit for name, limit in limits.items()}, \
         candidate.origin
 
@@ -139,16 +146,17 @@ def run(args) -> int:
     summary(model, train.input_shape, device="cpu")
     target = Target(train, test, mode=Mode.TEST if args.test else Mode.CV, seed=args.seed, max_budget=args.epochs,
                     device=args.device)
-    size = target.model_size(config)
-    print(f"model size: {size:,} parameters; data: {len(train.labels)} training images, "
+    costs = target.model_costs(config)
+    print(f"model size: {costs.parameters:,} parameters, {costs.macs:,} multiply-accumulates per image; as an int8 "
+          f"network {costs.flash:,} B of flash and {costs.ram:,} B of RAM; data: {len(train.labels)} training images, "
           f"{train.num_classes} classes, input {'x'.join(map(str, train.input_shape))}; device {device}")
     if args.dry_run:
-        report = constraint_report(size, target.model_macs(config), None, args)
+        report = constraint_report(costs, None, args)
         print_constraints(report)
         return 0 if all(item["ok"] for item in report.values()) else EXIT_CONSTRAINT
     checkpoint = args.output_dir / ".main_checkpoint.pt" if args.model or args.save else None
     result = target(config, args.epochs, checkpoint_out=checkpoint)
-    report = constraint_report(size, target.model_macs(config), result.precision, args)
+    report = constraint_report(costs, result.precision, args)
     path = write_results(args, config, train, result, report)
     if checkpoint is not None and result.status == Status.OK:
         save_network(args, config, train, test, checkpoint)

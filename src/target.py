@@ -13,7 +13,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 from search.successive_halving import N_FOLDS
-from budget.closed_forms import Work, count_macs, count_parameters, count_work
+from budget.closed_forms import Costs, Work, count_macs, count_parameters, count_work, network_costs
 from training.data import DataError, ImageData
 from training.metrics import chance_top3, compute_metrics
 from training.fold_run import FoldRun, TrainingDiverged
@@ -109,6 +109,9 @@ class Target:
 
     def model_macs(self, config: Mapping[str, Any]) -> int:
         return count_macs(config, self.input_shape, self.num_classes)
+
+    def model_costs(self, config: Mapping[str, Any]) -> Costs:
+        return network_costs(config, self.input_shape, self.num_classes)
 
     def model_work(self, config: Mapping[str, Any]) -> Work:
         return count_work(config, self.input_shape, self.num_classes)

@@ -6,7 +6,7 @@ import math
 import time
 from pathlib import Path
 
-from budget.closed_forms import Work, count_macs, count_parameters, count_work
+from budget.closed_forms import Costs, Work, count_macs, count_parameters, count_work, network_costs
 from target import TargetResult
 
 SHAPE, CLASSES = (3, 16, 16), 17
@@ -26,6 +26,9 @@ class FakeTarget:
 
     def model_macs(self, config) -> int:
         return count_macs(config, SHAPE, CLASSES)
+
+    def model_costs(self, config) -> Costs:
+        return network_costs(config, SHAPE, CLASSES)
 
     def model_work(self, config) -> Work:
         return count_work(config, SHAPE, CLASSES)

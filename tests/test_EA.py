@@ -11,12 +11,13 @@ from fakes import CLASSES, SHAPE, FakeTarget
 from member import default_origin, portfolio_origin
 from budget.closed_forms import architecture, count_parameters
 from status import Inherit
+from budget.limits import Limits
 from search.repair import repair
 from search.space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
 def fit_into(max_size):
-    return lambda config, rng: repair(config, space(), SHAPE, CLASSES, max_size, None, rng)
+    return lambda config, rng: repair(config, space(), SHAPE, CLASSES, Limits(max_size), None, rng)
 
 
 def size_of(config):

@@ -2,10 +2,12 @@
 import numpy as np
 import pytest
 
+from budget.limits import Limits
 from budget.policy import BudgetPolicy, affordable_batch, evaluation_seconds
 from budget.time_model import PRIORS, CostModel
 from fakes import CLASSES, SHAPE, FakeTarget, SecondPerEpoch
 from member import Member
+from search.fitting import fitter
 from search.space import DEFAULT_CONFIG, PORTFOLIO, load_config, space
 
 
@@ -65,7 +67,7 @@ def test_the_cost_model_learns_from_what_the_workers_report():
 
 def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
     fast = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50)
-    fit = fast.fitter(space(), SHAPE, CLASSES, max_size=1e6)
+    fit = fitter(fast, space(), SHAPE, CLASSES, Limits(1e6))
     rng = np.random.default_rng(0)
     for config in PORTFOLIO:
         fitted = fit(load_config(config), rng)
@@ -74,7 +76,7 @@ def test_the_fitter_makes_every_portfolio_member_affordable_within_the_size():
 
 
 def test_the_fitter_brings_every_portfolio_member_within_a_macs_limit():
-    fit = policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50).fitter(space(), SHAPE, CLASSES,
-                                                                                           1e6, max_macs=3e5)
+    fit = fitter(policy(cost_model=CostModel(PRIORS["cpu"]), max_time=60, max_budget=50), space(), SHAPE, CLASSES,
+                 Limits(1e6, max_macs=3e5))
     rng = np.random.default_rng(0)
     assert all(FakeTarget().model_macs(fit(load_config(config), rng)) <= 3e5 for config in PORTFOLIO)

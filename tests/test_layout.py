@@ -10,7 +10,7 @@ ROOMS = ("search", "budget", "training", "running", "reporting", "deploy")
 COMMANDS = ("AutoML", "AutoML_random_search", "main", "evaluation", "predict")
 SPINE_DOWN = ("running.search_cli", "running.search_run", "EA", "search.optimizer", "member", "target", "cnn")
 NEVER_IMPORT = {  # the rooms below the ones a room may not import
-    "search": ("running", "reporting", "deploy"), "budget": ("running", "reporting", "deploy"),
+    "search": ("running", "reporting", "deploy"), "budget": ("search", "running", "reporting", "deploy"),
     "training": ("running", "reporting", "deploy"), "deploy": ("running", "reporting"),
     "running": ("reporting", "deploy"),
 }

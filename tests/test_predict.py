@@ -27,7 +27,8 @@ def saved(tmp_path_factory):
     (root / "cfg.json").write_text(json.dumps(CONFIG))
     done = subprocess.run([sys.executable, "src/main.py", "-c", str(root / "cfg.json"), "-t", "-e", "3",
                            "--data_dir", str(data), "--output_dir", str(root / "out"), "--save",
-                           str(root / "model"), "--int8", "-p", "0.1", "-x", "1e6", "--threads", "1"],
+                           str(root / "model"), "--int8", "-p", "0.1", "-x", "1e6", "--max_flash", "32768",
+                           "--max_ram", "4096", "--threads", "1"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode in (0, 3), done.stderr
     return root
@@ -44,9 +45,15 @@ def test_save_writes_the_model_folder_and_its_card(saved):
     assert set(card["runtimes"]) == {"torch fp32", "onnxruntime fp32", "onnxruntime int8"}
     result = json.loads((saved / "out" / "result_test.json").read_text())
     assert card["runtimes"]["torch fp32"]["top3_accuracy"] == pytest.approx(result["metrics"]["top3_accuracy"])
-    assert set(card["constraints"]) == {"min_precision", "max_macs", "min_precision (int8)"}
+    assert set(card["constraints"]) == {"min_precision", "max_macs", "max_flash", "max_ram", "min_precision (int8)",
+                                        "max_flash (int8)", "max_ram (int8)"}
+    assert all(card["constraints"][name]["ok"] for name in ("max_flash", "max_ram", "max_flash (int8)",
+                                                            "max_ram (int8)"))
+    assert card["cost"]["flash_bytes"] == card["cost"]["flash_bytes_int8_file"]  # closed form = the file's bytes
+    assert card["cost"]["ram_bytes"] == card["cost"]["ram_bytes_int8_graph"] == 1280  # 16x8x8 pooled to 16x4x4
     assert card["files"]["model_int8.onnx"] > 0 and "model.pt" in card["files"]
-    assert "| onnxruntime int8 |" in (folder / "model_card.md").read_text()
+    markdown = (folder / "model_card.md").read_text()
+    assert "| onnxruntime int8 |" in markdown and "| max_ram (int8) | 4096 | 1280 | yes |" in markdown
 
 
 @pytest.mark.parametrize("model", ["model.pt", "model.onnx", "model_int8.onnx"])

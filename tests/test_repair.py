@@ -3,7 +3,8 @@ import pytest
 from ConfigSpace import Configuration
 
 from budget.closed_forms import count_activations, count_macs, count_parameters
-from search.repair import NoNetworkFits, repair, smallest_config, smallest_model_macs, smallest_model_size, width_keys
+from budget.limits import Limits
+from search.repair import NoNetworkFits, repair, smallest_config, smallest_costs, width_keys
 from search.space import load_config, space
 from search.variation import sample
 
@@ -25,54 +26,54 @@ def training_values(config):
 
 def test_smallest_size_by_hand():
     assert SMALLEST_3x16x16_17 == 601
-    assert smallest_model_size(space(), (3, 16, 16), 17) == 601
+    assert smallest_costs(space(), (3, 16, 16), 17).parameters == 601
     smallest = smallest_config(space(), (3, 16, 16), 17)
     assert_valid(smallest)
     assert {k: smallest[k] for k in STRUCTURE} == {"n_branches": 1, "n_conv_layers": 1, "n_fc_layers": 1,
                                                    "kernel_size": 3, "use_BN": False, "global_avg_pooling": True}
     assert smallest["n_channels_conv_0"] == 16 and smallest["n_channels_fc_0"] == 4
     assert training_values(smallest) == training_values(load_config({}))
-    assert smallest_model_macs(space(), (3, 16, 16), 17) == count_macs(smallest, (3, 16, 16), 17)
+    assert smallest_costs(space(), (3, 16, 16), 17).macs == count_macs(smallest, (3, 16, 16), 17)
 
 
 def test_an_impossible_constraint_names_the_smallest_network():
     config = sample(space(), np.random.default_rng(0))
     with pytest.raises(ValueError, match="601 parameters"):
-        repair(config, space(), (3, 16, 16), 17, 600)
-    assert count_parameters(repair(config, space(), (3, 16, 16), 17, 601), (3, 16, 16), 17) == 601
-    macs = smallest_model_macs(space(), (3, 16, 16), 17)
+        repair(config, space(), (3, 16, 16), 17, Limits(600))
+    assert count_parameters(repair(config, space(), (3, 16, 16), 17, Limits(601)), (3, 16, 16), 17) == 601
+    macs = smallest_costs(space(), (3, 16, 16), 17).macs
     with pytest.raises(ValueError, match="affordable"):
-        repair(config, space(), (3, 16, 16), 17, 10**8, lambda c: count_macs(c, (3, 16, 16), 17) < macs)
+        repair(config, space(), (3, 16, 16), 17, Limits(10**8), lambda c: count_macs(c, (3, 16, 16), 17) < macs)
 
 
 @pytest.mark.parametrize("shape,classes", [*SHAPES, ((1, 28, 28), 10), ((3, 64, 64), 100), ((3, 2, 2), 2)])
 def test_the_network_with_the_fewest_parameters_also_has_the_fewest_macs(shape, classes):
     """Why a MACs limit at the smallest figure always leaves a network that fits the size limit too."""
-    assert count_macs(smallest_config(space(), shape, classes), shape, classes) == smallest_model_macs(space(), shape,
-                                                                                                     classes)
+    assert count_macs(smallest_config(space(), shape, classes), shape, classes) == smallest_costs(space(), shape,
+                                                                                                     classes).macs
 
 
 def test_a_macs_limit_below_the_smallest_network_names_its_figure():
     config = sample(space(), np.random.default_rng(0))
-    cheapest = smallest_model_macs(space(), (3, 16, 16), 17)
+    cheapest = smallest_costs(space(), (3, 16, 16), 17).macs
     with pytest.raises(NoNetworkFits, match=f"{cheapest} multiply-accumulates"):
-        repair(config, space(), (3, 16, 16), 17, 10**8, max_macs=cheapest - 1)
-    assert count_macs(repair(config, space(), (3, 16, 16), 17, 10**8, max_macs=cheapest), (3, 16, 16), 17) == cheapest
+        repair(config, space(), (3, 16, 16), 17, Limits(10**8, cheapest - 1))
+    assert count_macs(repair(config, space(), (3, 16, 16), 17, Limits(10**8, cheapest)), (3, 16, 16), 17) == cheapest
 
 
 def test_an_image_too_small_for_any_network_is_an_error():
     with pytest.raises(ValueError, match="1x1 image"):
-        smallest_model_size(space(), (3, 1, 1), 2)
+        smallest_costs(space(), (3, 1, 1), 2).parameters
 
 
 @pytest.mark.parametrize("shape,classes", SHAPES)
 def test_repair_meets_any_size_constraint(shape, classes):
     rng = np.random.default_rng(1)
-    smallest = smallest_model_size(space(), shape, classes)
+    smallest = smallest_costs(space(), shape, classes).parameters
     for _ in range(150):
         max_size = int(smallest * (1e8 / smallest) ** rng.uniform(0, 1))  # log-uniform in [smallest, 1e8]
         config = sample(space(), rng)
-        fitted = repair(config, space(), shape, classes, max_size, None, rng)
+        fitted = repair(config, space(), shape, classes, Limits(max_size), None, rng)
         assert_valid(fitted)
         assert count_parameters(fitted, shape, classes) <= max_size
         assert training_values(fitted) == training_values(config)
@@ -84,7 +85,7 @@ def test_repair_meets_any_size_constraint(shape, classes):
 def test_repair_meets_size_and_cost_together(shape, classes):
     """Cost as the search prices it: MACs and feature-map elements, each with its own weight."""
     rng = np.random.default_rng(2)
-    smallest, cheapest = smallest_model_size(space(), shape, classes), smallest_model_macs(space(), shape, classes)
+    smallest, cheapest = smallest_costs(space(), shape, classes).parameters, smallest_costs(space(), shape, classes).macs
 
     def cost(config):
         return count_macs(config, shape, classes) + 50 * count_activations(config, shape)
@@ -92,7 +93,7 @@ def test_repair_meets_size_and_cost_together(shape, classes):
     for _ in range(100):
         max_size = int(smallest * (1e8 / smallest) ** rng.uniform(0, 1))
         max_cost = floor * (1e9 / cheapest) ** rng.uniform(0, 1)
-        fitted = repair(sample(space(), rng), space(), shape, classes, max_size, lambda c: cost(c) <= max_cost)
+        fitted = repair(sample(space(), rng), space(), shape, classes, Limits(max_size), lambda c: cost(c) <= max_cost)
         assert_valid(fitted)
         assert count_parameters(fitted, shape, classes) <= max_size
         assert cost(fitted) <= max_cost
@@ -101,12 +102,12 @@ def test_repair_meets_size_and_cost_together(shape, classes):
 @pytest.mark.parametrize("shape,classes", SHAPES)
 def test_repair_meets_a_macs_limit_and_the_size_limit_together(shape, classes):
     rng = np.random.default_rng(3)
-    smallest, cheapest = smallest_model_size(space(), shape, classes), smallest_model_macs(space(), shape, classes)
+    smallest, cheapest = smallest_costs(space(), shape, classes).parameters, smallest_costs(space(), shape, classes).macs
     for _ in range(150):
         max_size = int(smallest * (1e8 / smallest) ** rng.uniform(0, 1))  # log-uniform in [smallest, 1e8]
         max_macs = int(cheapest * (1e9 / cheapest) ** rng.uniform(0, 1))  # log-uniform in [cheapest, 1e9]
         config = sample(space(), rng)
-        fitted = repair(config, space(), shape, classes, max_size, None, rng, max_macs=max_macs)
+        fitted = repair(config, space(), shape, classes, Limits(max_size, max_macs), None, rng)
         assert_valid(fitted)
         assert count_parameters(fitted, shape, classes) <= max_size and count_macs(fitted, shape, classes) <= max_macs
         assert training_values(fitted) == training_values(config)
@@ -117,16 +118,17 @@ def test_repair_meets_a_macs_limit_and_the_size_limit_together(shape, classes):
 def test_a_fitting_configuration_is_returned_unchanged():
     config = load_config({})
     size = count_parameters(config, (3, 16, 16), 17)
-    assert repair(config, space(), (3, 16, 16), 17, size) == config
+    assert repair(config, space(), (3, 16, 16), 17, Limits(size)) == config
     macs = count_macs(config, (3, 16, 16), 17)
-    assert repair(config, space(), (3, 16, 16), 17, size, lambda c: count_macs(c, (3, 16, 16), 17) <= macs) == config
+    assert repair(config, space(), (3, 16, 16), 17, Limits(size),
+                  lambda c: count_macs(c, (3, 16, 16), 17) <= macs) == config
 
 
 def test_scaling_the_widths_is_enough_when_it_can_be():
     config = load_config({"n_conv_layers": 2, "n_channels_conv_0": 512, "n_channels_conv_1": 256,
                           "n_fc_layers": 2, "n_channels_fc_0": 64, "n_channels_fc_1": 32})
     max_size = count_parameters(config, (3, 16, 16), 17) // 3
-    fitted = repair(config, space(), (3, 16, 16), 17, max_size)
+    fitted = repair(config, space(), (3, 16, 16), 17, Limits(max_size))
     assert {k: fitted[k] for k in STRUCTURE} == {k: config[k] for k in STRUCTURE}
     assert fitted.keys() == config.keys()
     assert all(fitted[k] <= config[k] for k in width_keys(config))
@@ -140,18 +142,18 @@ def test_the_structure_steps_towards_the_smallest_in_order():
     at_lower = {**config, **{k: space()[k].lower for k in width_keys(config)}}
     shape = (3, 32, 32)
     gap = {**at_lower, "global_avg_pooling": True}
-    fitted = repair(config, space(), shape, 10, count_parameters(gap, shape, 10))
+    fitted = repair(config, space(), shape, 10, Limits(count_parameters(gap, shape, 10)))
     assert fitted == gap  # the first step (global average pooling) is enough; all else kept
     kernel5 = {**gap, "kernel_size": 5}
-    fitted = repair(config, space(), shape, 10, count_parameters(kernel5, shape, 10))
+    fitted = repair(config, space(), shape, 10, Limits(count_parameters(kernel5, shape, 10)))
     assert fitted == kernel5  # then one kernel step
-    fitted = repair(config, space(), shape, 10, count_parameters(kernel5, shape, 10) - 1)
+    fitted = repair(config, space(), shape, 10, Limits(count_parameters(kernel5, shape, 10) - 1))
     assert fitted["kernel_size"] == 3 and fitted["n_conv_layers"] == 3 and fitted["use_BN"]
 
 
 def test_too_many_pooling_layers_lose_convolutions():
     config = load_config({"n_conv_layers": 3})
-    fitted = repair(config, space(), (3, 4, 4), 5, 10**8)  # 4 -> 2 -> 1: two poolings at most
+    fitted = repair(config, space(), (3, 4, 4), 5, Limits(10**8))  # 4 -> 2 -> 1: two poolings at most
     assert fitted["n_conv_layers"] == 2 and "n_channels_conv_2" not in fitted
     assert_valid(fitted)
     assert {k: fitted[k] for k in fitted if k != "n_conv_layers"} == {
@@ -161,4 +163,4 @@ def test_too_many_pooling_layers_lose_convolutions():
 def test_branches_are_dropped_before_the_structure_changes():
     config = load_config({"n_branches": 3, "global_avg_pooling": False, "kernel_size": 5})
     two = {**config, **{k: space()[k].lower for k in width_keys(config)}, "n_branches": 2}
-    assert repair(config, space(), (3, 16, 16), 17, count_parameters(two, (3, 16, 16), 17)) == two
+    assert repair(config, space(), (3, 16, 16), 17, Limits(count_parameters(two, (3, 16, 16), 17))) == two

@@ -26,7 +26,7 @@ def runner_for(tmp_path, max_time, seconds_per_epoch=0.0, info="run", seed=5, hy
     ea = AsyncEvolution(space(), fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1 if hyperband else 9,
                         max_budget=9, eta=3, seed=seed, checkpoint_dir=files.checkpoints,
                         job_seconds=policy.job_seconds, inherit=inherit)
-    recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds, target.model_macs)
+    recorder = RunRecorder(files, SETTINGS, 0.2, FakeTarget.n_folds, target.model_costs)
     return SearchRunner(ea, target, recorder, policy, max_time=max_time, quiet=True)
 
 
@@ -267,7 +267,7 @@ def test_the_objective_top1_changes_what_the_search_keeps_and_what_it_records(tm
         metric = f"{objective}_accuracy"
         ea = AsyncEvolution(space(), fit_into(10**6), size_of, 0.2, pop_size=8, min_budget=1, max_budget=9, eta=3,
                             seed=5, checkpoint_dir=files.checkpoints, metric=metric)
-        recorder = RunRecorder(files, {**SETTINGS, "objective": objective}, 0.2, FakeTarget.n_folds, target.model_macs)
+        recorder = RunRecorder(files, {**SETTINGS, "objective": objective}, 0.2, FakeTarget.n_folds, target.model_costs)
         runner = SearchRunner(ea, target, recorder, policy, max_time=1000, quiet=True)
         run_jobs(runner, 100, elapsed=1)
         best = runner.finish(False)

@@ -1,15 +1,24 @@
-"""Closed-form size (parameters) and cost (multiply-accumulates, feature-map elements) of the CNN: no torch,
-milliseconds for any size."""
+"""Closed-form size (parameters), cost (multiply-accumulates, feature-map elements) and device footprint (flash and
+RAM bytes of the int8 network) of the CNN: no torch, milliseconds for any size."""
 from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from search.space import conv_key, fc_key
 from utils import UsageError
 
 
 class ShapeError(UsageError):
     """The configuration cannot be built for this input (the feature map shrinks to nothing)."""
+
+
+def conv_key(i: int) -> str:
+    """The hyperparameter holding the width of convolution i (the search space's name for it)."""
+    return f"n_channels_conv_{i}"
+
+
+def fc_key(i: int) -> str:
+    """The hyperparameter holding the width of fully connected layer i."""
+    return f"n_channels_fc_{i}"
 
 
 def conv_widths(config: Mapping[str, Any]) -> list[int]:
@@ -131,3 +140,91 @@ class Work(NamedTuple):
 
 def count_work(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> Work:
     return Work(count_macs(config, input_shape, num_classes), count_activations(config, input_shape))
+
+
+# The int8 network as the exported QDQ file stores it (deploy/onnx_export.py: per-channel int8 weights).
+WEIGHT_CHANNEL_BYTES = 1 + 4 + 4 + 4 + 4  # per output channel: weight zero point (int8) and scale (float32), int32
+#                                            bias with its own scale (float32) and zero point (int32)
+QUANT_POINT_BYTES = 4 + 1  # an activation's quantisation: scale (float32) and zero point (uint8)
+FLOAT_BN_CHANNEL_BYTES = 4 * 4  # a batch norm after a ReLU cannot be folded: scale, bias, mean, variance in float32
+INDEX_BYTES_INT64 = 8  # the graph's index constants: the branches' stacking axis, the flip's slice and reshape
+FLIP_CONSTANTS, BRANCH_CONSTANTS = 5, 1
+
+
+def _weighted_layers(config: Mapping[str, Any], input_shape: tuple[int, int, int],
+                     num_classes: int) -> list[tuple[int, int]]:
+    """(weights, output channels) of each convolution and fully connected layer of one tower, in order."""
+    k, channels = int(config["kernel_size"]), input_shape[0]
+    layers = []
+    for width in conv_widths(config):
+        layers.append((channels * width * k * k, width))
+        channels = width
+    features = features_after_conv(config, input_shape)
+    for width in fc_widths(config) + [num_classes]:
+        layers.append((features * width, width))
+        features = width
+    return layers
+
+
+def count_flash_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
+    """Bytes of every tensor the int8 network stores (what flash holds): int8 weights, int32 biases, their scales and
+    zero points, each activation's quantisation, batch norms in float, the standardisation's mean and scale, and
+    the graph's few index constants."""
+    layers = _weighted_layers(config, input_shape, num_classes)
+    tower = sum(weights + WEIGHT_CHANNEL_BYTES * width for weights, width in layers)
+    tower += FLOAT_BN_CHANNEL_BYTES * sum(conv_widths(config)) if config["use_BN"] else 0
+    tower += QUANT_POINT_BYTES * (2 * len(layers) - 1)  # each layer's output, and the input of all but the first
+    constants = FLIP_CONSTANTS if config["random_flip"] else BRANCH_CONSTANTS if branches(config) > 1 else 0
+    standardisation = 2 * FLOAT_BYTES * input_shape[0]
+    return standardisation + QUANT_POINT_BYTES + branches(config) * tower + INDEX_BYTES_INT64 * constants
+
+
+def _int8_tower_operations(config: Mapping[str, Any], input_shape: tuple[int, int, int],
+                           num_classes: int) -> list[tuple[int, int]]:
+    """(input bytes, output bytes) of each operation of one tower's int8 inference, one image: a ReLU after a
+    convolution or a fully connected layer is fused into it, a batch norm writes a new tensor, flatten is free."""
+    channels, height, width = input_shape
+    current, operations = channels * height * width, []
+    for out in conv_widths(config):
+        mapped = out * height * width
+        operations += [(current, mapped)] + [(mapped, mapped)] * bool(config["use_BN"])
+        height, width = height // 2, width // 2
+        operations.append((mapped, out * height * width))
+        current = out * height * width
+    if config["global_avg_pooling"]:
+        operations.append((current, conv_widths(config)[-1]))
+    features = features_after_conv(config, input_shape)
+    for out in fc_widths(config) + [num_classes]:
+        operations.append((features, out))
+        features = out
+    return operations
+
+
+def count_ram_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
+    """Most bytes of int8 activations alive at once in one image's inference (flip test-time augmentation is a
+    second pass), as TensorFlow Lite Micro's arena holds them: each operation's input and output while it runs.
+    Towers run one after another: the image stays alive until the last one has read it, each finished tower's
+    logits until their mean; then the stacking, the mean and the softmax."""
+    image = input_shape[0] * input_shape[1] * input_shape[2]
+    operations, n = _int8_tower_operations(config, input_shape, num_classes), branches(config)
+    peak = 0
+    for tower in range(n):
+        held_image = image if tower < n - 1 else 0
+        for i, (into, out) in enumerate(operations):
+            peak = max(peak, into + out + tower * num_classes + (held_image if i > 0 else 0))
+    if n > 1:
+        peak = max(peak, 2 * n * num_classes, n * num_classes + num_classes)
+    return max(peak, 2 * num_classes)
+
+
+class Costs(NamedTuple):
+    """What a network costs: parameters, multiply-accumulates per image, flash and RAM bytes of its int8 form."""
+    parameters: int
+    macs: int
+    flash: int
+    ram: int
+
+
+def network_costs(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> Costs:
+    return Costs(count_parameters(config, input_shape, num_classes), count_macs(config, input_shape, num_classes),
+                 count_flash_bytes(config, input_shape, num_classes), count_ram_bytes(config, input_shape, num_classes))

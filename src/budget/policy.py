@@ -1,5 +1,5 @@
-"""The budget policy (pure logic): what one job may cost, what a job or a set of jobs is predicted to take, which
-opening configurations fit the run, and the repair of a configuration into an affordable one.
+"""The budget policy (pure logic): what one job may cost, what a job or a set of jobs is predicted to take, and which
+opening configurations fit the run (search/fitting.py repairs a configuration into an affordable one with it).
 
 The driver consults it; the command line only builds it. Predictions come from the cost model, which learns
 from every finished job. A set of jobs runs side by side on the workers, so its predicted work is divided by
@@ -7,24 +7,16 @@ their number.
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any, Mapping, Protocol, Sequence
 
-import numpy as np
-from ConfigSpace import ConfigurationSpace
-
+from budget.closed_forms import Work
 from budget.time_model import CostModel
 from member import Member
-from budget.closed_forms import Work
-from search.repair import Fit, NoNetworkFits, Shape, repair, smallest_model_macs
-
-log = logging.getLogger(__name__)
 
 EVALUATION_SHARE = 0.1  # one evaluation at max_budget may take this share of --max_time ...
 MIN_EVALUATION_SECONDS = 60.0  # ... or at least this (the portfolio's CNNs need about 45 s on 2 CPU cores) ...
 MAX_EVALUATION_SHARE = 0.3  # ... but never more than this share of a short run
-
 
 
 class Measurable(Protocol):
@@ -110,25 +102,3 @@ class BudgetPolicy:
                 break
             chosen.append(config)
         return chosen
-
-    def fitter(self, space: ConfigurationSpace, input_shape: Shape, num_classes: int, max_size: float,
-               max_macs: float | None = None) -> Fit:
-        """Repair into the size constraint (and the MACs limit, when given) and into an affordable training cost
-        (the same for every method): the batch raised to what the allowance needs, then a network that trains to
-        max_budget within it, or as cheap as the cheapest of the space."""
-        cheapest = smallest_model_macs(space, input_shape, num_classes)
-        largest_batch = space["batch_size"].upper
-
-        def affordable(candidate: Mapping[str, Any]) -> bool:
-            return (self.measure.model_macs(candidate) <= cheapest
-                    or self.full_seconds(candidate) <= self.allowance)
-
-        def fit(config: dict, rng: np.random.Generator) -> dict:
-            images = self.measure.images_per_fold_epoch * self.full_fold_epochs
-            config = affordable_batch(config, self.cost_model.min_batch_size(self.allowance, images), largest_batch)
-            try:
-                return repair(config, space, input_shape, num_classes, max_size, affordable, rng, max_macs=max_macs)
-            except NoNetworkFits:
-                log.debug("no network fits the limits and %.0f s of training; the limits alone", self.allowance)
-            return repair(config, space, input_shape, num_classes, max_size, None, rng, max_macs=max_macs)
-        return fit

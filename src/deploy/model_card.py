@@ -70,6 +70,10 @@ def environment() -> dict[str, Any]:
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}
 
 
+def _measured(size: dict[str, Any], key: str, where: str) -> str:
+    return f" ({size[key]:,} {where})" if key in size else ""
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The card for people: one table per part."""
     size, files = card["cost"], card["files"]
@@ -83,7 +87,11 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"| parameters | {size['parameters']:,} |",
              f"| multiply-accumulates (one pass) | {size['macs']:,} |",
              f"| multiply-accumulates with flip test-time augmentation | {size['inference_macs']:,} |",
-             f"| peak activation memory (bytes, float32, batch 1) | {size['peak_activation_bytes']:,} |", "",
+             f"| peak activation memory (bytes, float32, batch 1) | {size['peak_activation_bytes']:,} |",
+             f"| flash of the int8 network (bytes it stores) | {size['flash_bytes']:,}"
+             f"{_measured(size, 'flash_bytes_int8_file', 'in model_int8.onnx')} |",
+             f"| RAM of the int8 network (bytes of activations alive at once) | {size['ram_bytes']:,}"
+             f"{_measured(size, 'ram_bytes_int8_graph', 'planned on model_int8.onnx')} |", "",
              "| file | bytes |", "|---|---|", *(f"| {name} | {n:,} |" for name, n in files.items()), "",
              f"| runtime | test top-1 | test top-3 | test precision | batch-1 latency (ms) | images/s at batch "
              f"{THROUGHPUT_BATCH} |", "|---|---|---|---|---|---|"]

@@ -17,8 +17,10 @@ from training.data import ImageData
 from budget.traced_cost import counted_macs, measured_peak_bytes
 from training.metrics import DEFAULT_OBJECTIVE
 from deploy.model_card import card_markdown, constraint_checks, environment, speed, test_figures
-from budget.closed_forms import count_macs, count_parameters, peak_activation_bytes
+from budget.closed_forms import (count_flash_bytes, count_macs, count_parameters, count_ram_bytes,
+                                 peak_activation_bytes)
 from deploy.bundle_format import FORMAT_VERSION
+from deploy.onnx_costs import initializer_bytes, planned_activation_bytes
 from deploy.onnx_export import check_export, export_onnx, quantize_int8
 from deploy.onnx_model import OnnxModel
 from status import Runtime
@@ -35,21 +37,30 @@ def as_float(data: ImageData) -> np.ndarray:
     return data.images.float().div(255).numpy()
 
 
-def cost(bundle: Bundle) -> dict[str, int]:
-    """Parameters, multiply-accumulates and peak activation memory per image, in closed form and measured on the
-    module (they must agree: a disagreement is logged, and both are kept)."""
+MEASURED = {"macs": "macs_counted", "peak_activation_bytes": "peak_activation_bytes_measured",
+            "flash_bytes": "flash_bytes_int8_file", "ram_bytes": "ram_bytes_int8_graph"}  # closed form: measured
+
+
+def cost(bundle: Bundle, int8_file: Path | None = None) -> dict[str, int]:
+    """Parameters, multiply-accumulates, float32 peak activation memory per image and the int8 network's flash and
+    RAM bytes, in closed form and measured (on the module; flash and RAM on the int8 file, when there is one). They
+    must agree: a disagreement is logged, and both are kept."""
     shape, classes = bundle.input_shape, len(bundle.classes)
     network = bundle.network().network
     figures = {"parameters": count_parameters(bundle.config, shape, classes),
                "macs": count_macs(bundle.config, shape, classes),
                "macs_counted": counted_macs(network, shape),
                "peak_activation_bytes": peak_activation_bytes(bundle.config, shape, classes),
-               "peak_activation_bytes_measured": measured_peak_bytes(network, shape)}
+               "peak_activation_bytes_measured": measured_peak_bytes(network, shape),
+               "flash_bytes": count_flash_bytes(bundle.config, shape, classes),
+               "ram_bytes": count_ram_bytes(bundle.config, shape, classes)}
+    if int8_file is not None:
+        figures |= {"flash_bytes_int8_file": initializer_bytes(int8_file),
+                    "ram_bytes_int8_graph": planned_activation_bytes(int8_file)}
     figures["inference_macs"] = figures["macs"] * (2 if bundle.flip_tta else 1)
-    for name in ("macs", "peak_activation_bytes"):
-        measured = figures[f"{name}_counted" if name == "macs" else f"{name}_measured"]
-        if measured != figures[name]:
-            log.warning("%s: closed form %d, measured on the module %d", name, figures[name], measured)
+    for name, measured in MEASURED.items():
+        if measured in figures and figures[measured] != figures[name]:
+            log.warning("%s: closed form %d, measured %d", name, figures[name], figures[measured])
     return figures
 
 
@@ -82,7 +93,8 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
         if int8:
             quantize_int8(work / MODEL_ONNX, work / MODEL_INT8, as_float(train))
             models[Runtime.ONNX_INT8] = OnnxModel(work / MODEL_INT8, threads or torch.get_num_threads())
-        card = build_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective)
+        card = build_card(out.name, bundle, train, test, runtimes(bundle, models, test), limits, origin, objective,
+                          work / MODEL_INT8 if int8 else None)
         card["files"] = {path.name: path.stat().st_size for path in sorted(work.glob("*.*"))}
         atomic_write_json(work / CARD_JSON, card)
         atomic_write_text(work / CARD_MD, card_markdown(card))
@@ -93,14 +105,18 @@ def write_model_folder(out: Path, bundle: Bundle, train: ImageData, test: ImageD
 
 
 def build_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, figures: dict[str, dict[str, float]],
-               limits: dict[str, float | None], origin: str, objective: str = DEFAULT_OBJECTIVE) -> dict[str, Any]:
-    sizes = cost(bundle)
-    values = {"max_model_size": sizes["parameters"], "max_macs": sizes["macs"],
-              "min_precision": figures[Runtime.TORCH]["precision"]}
+               limits: dict[str, float | None], origin: str, objective: str = DEFAULT_OBJECTIVE,
+               int8_file: Path | None = None) -> dict[str, Any]:
+    """The model card: what the network is, costs and scores, and whether each limit holds (flash and RAM as the
+    closed forms count them and, with an int8 file, as measured on it)."""
+    sizes = cost(bundle, int8_file)
+    values = {"max_model_size": sizes["parameters"], "max_macs": sizes["macs"], "max_flash": sizes["flash_bytes"],
+              "max_ram": sizes["ram_bytes"], "min_precision": figures[Runtime.TORCH]["precision"]}
     checks = constraint_checks(limits, values)
     if Runtime.ONNX_INT8 in figures:
-        int8 = constraint_checks({"min_precision": limits.get("min_precision")},
-                                 {"min_precision": figures[Runtime.ONNX_INT8]["precision"]})
+        int8 = constraint_checks({key: limits.get(key) for key in ("min_precision", "max_flash", "max_ram")},
+                                 {"min_precision": figures[Runtime.ONNX_INT8]["precision"],
+                                  "max_flash": sizes["flash_bytes_int8_file"], "max_ram": sizes["ram_bytes_int8_graph"]})
         checks |= {f"{key} (int8)": check for key, check in int8.items()}
     return {"name": name, "format_version": FORMAT_VERSION,
             "configuration": bundle.config, "origin": origin, "objective": objective, "classes": bundle.classes,

@@ -47,6 +47,8 @@ class Candidate:
     max_size: float | None = None
     min_precision: float | None = None
     max_macs: float | None = None
+    max_flash: float | None = None
+    max_ram: float | None = None
 
     @property
     def key(self) -> str:
@@ -85,7 +87,7 @@ def candidate_from(path: Path) -> Candidate:
         return Candidate(name, config, optimizer="unknown", origin=origin or "not recorded")
     run = load_run(run_path)
     return Candidate(name, config, run.optimizer, origin or run.answer_origin, run.warm_start, run.seed,
-                     run.max_size, run.min_precision, run.max_macs)
+                     run.max_size, run.min_precision, run.max_macs, run.max_flash, run.max_ram)
 
 
 def default_candidate() -> Candidate:

@@ -50,7 +50,7 @@ def group_label(run: Run, several_constraints: bool) -> str:
 def trace_figures(runs: Sequence[Run], out: Path, prefix: str) -> list[Path]:
     """One figure per traced quantity: per optimizer (and constraints, where runs differ in them) the median over
     seeds with the min-max band; at each time only the seeds with a value by then count."""
-    several = len({(r.max_size, r.max_macs, r.min_precision) for r in runs}) > 1
+    several = len({(r.max_size, tuple(r.limits.items()), r.min_precision) for r in runs}) > 1
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(group_label(run, several), []).append(run)
@@ -88,18 +88,31 @@ def pareto_front(sizes: np.ndarray, accuracies: np.ndarray) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
+def _panels(run: Run) -> list[tuple[str, str, float | None]]:
+    """The candidates figure's x axes: precision and size, and the int8 network's flash and RAM where the run file
+    records them; each with its axis label and limit."""
+    panels = [("precision", "validation precision (macro)", run.min_precision),
+              ("model_size", "model size (parameters, log scale)", run.max_size)]
+    for column, label in (("flash", "flash (bytes of the int8 network, log scale)"),
+                          ("ram", "RAM (bytes of int8 activations, log scale)")):
+        if column in run.evaluations:
+            panels.append((column, label, run.limits.get(column)))
+    return panels
+
+
 def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
-    """Every measured evaluation: precision and model size against the objective's accuracy, the constraint lines,
-    colour by budget, feasible points filled, warm-start configurations (portfolio, default) as squares, the others
-    as circles, the returned configuration starred, and the size-accuracy Pareto front of the feasible results
-    measured on every fold."""
+    """Every measured evaluation: precision, model size (and flash and RAM bytes) against the objective's accuracy,
+    the constraint lines, colour by budget, feasible points filled, warm-start configurations (portfolio, default)
+    as squares, the others as circles, the returned configuration starred, and the size-accuracy Pareto front of
+    the feasible results measured on every fold."""
     ok = run.evaluations[run.evaluations["status"] == Status.OK]
     feasible = run.meets_constraints(ok)
     given = ok["origin_kind"].isin(WARM_START_KINDS)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    panels = _panels(run)
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.6), sharey=True)
     norm = matplotlib.colors.LogNorm(vmin=max(ok["budget"].min(), 1), vmax=max(ok["budget"].max(), 2)) \
         if len(ok) else None
-    for axes, x in ((left, "precision"), (right, "model_size")):
+    for axes, (x, label, limit) in zip(axes_row, panels):
         for mask, filled in ((feasible, True), (~feasible, False)):
             for kind, marker, size in ((given, "s", 46), (~given, "o", 28)):
                 part = ok[mask & kind]
@@ -111,24 +124,26 @@ def candidates_figure(run: Run, out: Path, prefix: str) -> Path:
         if given.any():
             axes.scatter([], [], s=46, marker="s", facecolors="none", edgecolors="black",
                          label="warm start (portfolio, default)")
-        if run.best is not None:
-            axes.scatter([run.best["precision" if x == "precision" else "model_size"]], [run.best[run.metric]],
+        if run.best is not None and x in run.best:
+            axes.scatter([run.best[x]], [run.best[run.metric]],
                          marker="*", s=260, color="crimson", edgecolors="black", zorder=5, label="returned")
-    left.axvline(run.min_precision, color="gray", linestyle="--", label=f"min precision {run.min_precision:.2f}")
-    right.axvline(run.max_size, color="gray", linestyle=":", label=f"max size {short_number(run.max_size)}")
+        if limit is not None:
+            axes.axvline(limit, color="gray", linestyle="--" if x == "precision" else ":",
+                         label=f"{'min' if x == 'precision' else 'max'} {short_number(limit)}")
+        if x != "precision":
+            axes.set_xscale("log")
+        axes.set(xlabel=label)
+        axes.grid(alpha=0.3)
     front = ok[feasible & (ok["n_folds"] == ok["n_folds"].max())]  # only results measured on every fold
     if len(front):
         index = pareto_front(front["model_size"].to_numpy(float), front[run.metric].to_numpy(float))
-        right.step(front["model_size"].to_numpy()[index], front[run.metric].to_numpy()[index], where="post",
-                   color="black", linewidth=1, label="Pareto front (feasible, every fold)")
-    right.set_xscale("log")
-    left.set(xlabel="validation precision (macro)", ylabel=f"validation {run.metric_label}")
-    right.set(xlabel="model size (parameters, log scale)")
-    for axes in (left, right):
-        axes.grid(alpha=0.3)
+        axes_row[1].step(front["model_size"].to_numpy()[index], front[run.metric].to_numpy()[index], where="post",
+                         color="black", linewidth=1, label="Pareto front (feasible, every fold)")
+    axes_row[0].set(ylabel=f"validation {run.metric_label}")
+    for axes in axes_row:
         axes.legend(fontsize="small", loc="lower right")
     if norm is not None:
-        _budget_colorbar(figure, [left, right], norm, sorted(ok["budget"].unique()))
+        _budget_colorbar(figure, list(axes_row), norm, sorted(ok["budget"].unique()))
     skipped = len(run.evaluations) - len(ok)
     figure.suptitle(f"{run.name}: {run.optimizer}, {run.constraints}, seed {run.seed}, warm start {run.warm_start} — "
                     f"{len(ok)} evaluations" + (f" ({skipped} failed or abandoned, not shown)" if skipped else "")

@@ -102,6 +102,18 @@ class Run:
         return None if value is None else int(value)
 
     @property
+    def max_flash(self) -> int | None:
+        """The limit on the int8 network's stored bytes; None when the run had none."""
+        value = self.settings.get("constraint_max_flash")
+        return None if value is None else int(value)
+
+    @property
+    def max_ram(self) -> int | None:
+        """The limit on the int8 activations' bytes alive at once; None when the run had none."""
+        value = self.settings.get("constraint_max_ram")
+        return None if value is None else int(value)
+
+    @property
     def min_precision(self) -> float:
         return float(self.settings["constraint_min_precision"])
 
@@ -110,14 +122,23 @@ class Run:
         return int(self.settings.get("seed", 0))
 
     @property
+    def limits(self) -> dict[str, int]:
+        """The limits the run had beside size and precision, by the evaluation column they bound."""
+        given = {"macs": self.max_macs, "flash": self.max_flash, "ram": self.max_ram}
+        return {column: value for column, value in given.items() if value is not None}
+
+    @property
     def constraints(self) -> str:
-        macs = "" if self.max_macs is None else f", MACs ≤ {short_number(self.max_macs)}"
-        return f"size ≤ {short_number(self.max_size)}{macs}, precision ≥ {self.min_precision:.2f}"
+        names = {"macs": "MACs", "flash": "flash", "ram": "RAM"}
+        others = "".join(f", {names[column]} ≤ {short_number(value)}" for column, value in self.limits.items())
+        return f"size ≤ {short_number(self.max_size)}{others}, precision ≥ {self.min_precision:.2f}"
 
     def meets_constraints(self, evaluations: pd.DataFrame) -> pd.Series:
-        """Which evaluations meet every constraint of the run: precision, size and, when set, MACs."""
+        """Which evaluations meet every constraint of the run: precision, size and, when set, MACs, flash, RAM."""
         met = (evaluations["precision"] >= self.min_precision) & (evaluations["model_size"] <= self.max_size)
-        return met if self.max_macs is None else met & (evaluations["macs"] <= self.max_macs)
+        for column, value in self.limits.items():
+            met &= evaluations[column] <= value
+        return met
 
 
 def short_number(value: float) -> str:
@@ -167,8 +188,9 @@ def load_run(path: Path) -> Run:
     if not record["evaluations"]:
         raise RunFileError(f"{path}: the run has no evaluations")
     evaluations = pd.DataFrame(record["evaluations"])
+    limited = {"macs": "constraint_max_macs", "flash": "constraint_max_flash", "ram": "constraint_max_ram"}
     required = (*EVALUATION_KEYS, objective_key(record["settings"].get("objective")),
-                *(("macs",) if record["settings"].get("constraint_max_macs") is not None else ()))
+                *(column for column, key in limited.items() if record["settings"].get(key) is not None))
     missing = list(dict.fromkeys(key for key in required if key not in evaluations.columns))
     if missing:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")

@@ -18,9 +18,11 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 import numpy as np
 import pandas as pd
 
+from budget.closed_forms import Costs
 from member import Member
 from training.metrics import OBJECTIVES, objective_key
 from search.optimizer import Job
+from search.front import front, front_summary, limits_of, one_standard_error_choice, standard_error
 from search.ranking import AnswerChoice, is_feasible
 from search.space import ORIGIN_KEY
 from status import Status
@@ -176,14 +178,15 @@ class RunningStatistics:
 
 class RunRecorder:
     """Keeps the run's files up to date after every ask and evaluation: a journal line each (the run file is
-    written whole when recording starts or resumes and at the end); macs_of gives a configuration's
-    multiply-accumulates per image, recorded with each evaluation and the answer. Nothing is written while a
+    written whole when recording starts or resumes and at the end); costs_of gives a configuration's costs
+    (multiply-accumulates per image, flash and RAM bytes of its int8 form), recorded with each evaluation and the
+    answer. Nothing is written while a
     stopped run's evaluations are replayed (`replaying`): they are in its files already."""
 
     def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float, n_folds: int,
-                 macs_of: Callable[[Mapping[str, Any]], int], warnings: list[str] | None = None):
+                 costs_of: Callable[[Mapping[str, Any]], Costs], warnings: list[str] | None = None):
         self.files, self.settings, self.min_precision, self.n_folds = files, settings, min_precision, n_folds
-        self.macs_of = macs_of
+        self.costs_of = costs_of
         self.metric = objective_key(settings.get("objective"))  # what the search maximises
         self.warnings = list(warnings or [])
         self.evaluations: list[dict[str, Any]] = []
@@ -195,6 +198,8 @@ class RunRecorder:
         self.everyone = RunningStatistics(self.metric)
         self.journal = Journal(files.journal)
         self.replaying = False
+        self.prefer_smaller = bool(settings.get("prefer_smaller"))  # the one-standard-error rule's answer
+        self.smaller: dict[str, Any] | None = None  # its evaluation, when prefer_smaller
 
     def asked(self, job: Job, seconds_left: float | None) -> None:
         """A job about to start, and the time left the optimizer planned it with (logged, so that a resumed run
@@ -214,7 +219,7 @@ class RunRecorder:
         entry = {"evaluation": len(self.evaluations), "job": job.id, "member": job.member.id,
                  "origin": job.member.origin, "configuration": job.config, "budget": job.budget,
                  "rung": job.rung, "seconds_left": seconds_left, "epochs_this_call": epochs_this_call,
-                 "time": elapsed, **result_part(result), "macs": self.macs_of(job.config),
+                 "time": elapsed, **result_part(result), **self._costs(job.config),
                  **({"worker": result["worker"]} if "worker" in result else {})}
         self.evaluations.append(entry)
         if is_feasible(result, self.min_precision) and len(result["folds"]) >= self.n_folds:  # could be the answer
@@ -222,6 +227,8 @@ class RunRecorder:
         self.everyone.add(result)
         self.rows.append(self._row(optimizer, elapsed))
         changed = self.answer.offer(job.member)
+        if self.prefer_smaller and job.budget >= self.settings["max_budget"]:
+            changed |= self._choose_smaller()
         self._append({"event": self.events[-1], "index": len(self.events) - 1, "evaluation": entry,
                       "row": self.rows[-1], **({"best": self.best()} if changed else {})})
         if changed and not self.replaying:
@@ -240,16 +247,47 @@ class RunRecorder:
         return {"step": len(self.rows), "time": elapsed, "evaluations": len(self.evaluations),
                 "epochs_trained": self.epochs_trained, **stats.row(), "best_feasible_acc": self.best_feasible}
 
+    def _choose_smaller(self) -> bool:
+        """The one-standard-error rule's choice after a full-budget evaluation; whether it changed."""
+        chosen = one_standard_error_choice(self.evaluations, self.metric, self.min_precision,
+                                           self.settings["max_budget"], limits_of(self.settings))
+        changed = chosen is not None and (self.smaller is None or chosen["member"] != self.smaller["member"])
+        self.smaller = chosen or self.smaller
+        return changed
+
     def best(self) -> dict[str, Any] | None:
+        """The answer: the best feasible member, or with prefer_smaller the smallest network within one standard
+        error of it; its accuracy comes with its standard error over folds."""
         member = self.answer.member
         if member is None:
             return None
-        return {"member": member.id, "origin": member.origin, "budget": member.budget,
-                "configuration": member.config,
-                "model_size": member.model_size, "macs": self.macs_of(member.config),
-                **{key: member.result[key] for key in OBJECTIVES.values() if key in member.result},
-                "precision": member.result["precision"], "constraints_met": self.answer.feasible,
-                "label": "constraints met" if self.answer.feasible else "constraints not met"}
+        if self.smaller is not None and self.answer.feasible:
+            return self._answer(self.smaller, "constraints met; the smallest network within one standard error of "
+                                              f"the best (member {member.id})")
+        entry = {"member": member.id, "origin": member.origin, "budget": member.budget, "configuration": member.config,
+                 "model_size": member.model_size, **member.result}
+        return self._answer(entry, "constraints met" if self.answer.feasible else "constraints not met")
+
+    def _answer(self, entry: Mapping[str, Any], label: str) -> dict[str, Any]:
+        return {**{key: entry[key] for key in ("member", "origin", "budget", "configuration", "model_size")},
+                **self._costs(entry["configuration"]),
+                **{key: entry[key] for key in OBJECTIVES.values() if key in entry},
+                "standard_error": standard_error(entry.get("folds") or [], self.metric),
+                "precision": entry["precision"], "constraints_met": self.answer.feasible, "label": label}
+
+    def front(self) -> list[dict[str, Any]]:
+        """The run's trade-offs: its full-budget feasible evaluations no other beats on the objective and on flash,
+        RAM and MACs together."""
+        if "max_budget" not in self.settings:
+            return []
+        rows = front(self.evaluations, self.metric, self.min_precision, self.settings["max_budget"],
+                     limits=limits_of(self.settings))
+        return front_summary(rows, self.metric)
+
+    def _costs(self, config: Mapping[str, Any]) -> dict[str, int]:
+        """What the run file records of a network's costs beside its parameters."""
+        costs = self.costs_of(config)
+        return {"macs": costs.macs, "flash": costs.flash, "ram": costs.ram}
 
     @contextmanager
     def replay(self) -> Iterator[None]:
@@ -280,7 +318,8 @@ class RunRecorder:
         atomic_write_text(self.files.csv, pd.DataFrame(self.rows, columns=list(TRACE_ROW)).to_csv(index=False))
         atomic_write_json(self.files.run_json, {"settings": self.settings, "finished": final,
                                                 "interrupted": interrupted, "warnings": self.warnings,
-                                                "best": self.best(), "evaluations": self.evaluations,
+                                                "best": self.best(), "front": self.front(),
+                                                "evaluations": self.evaluations,
                                                 "events": self.events})
 
     def write(self, final: bool, interrupted: bool = False) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from running.cluster import absolute, add_cluster_arguments, connect, slots, threads_per_worker, wants_cluster
 from running.job_runner import job_spec
 from member import answer_origin
+from search.front import alternatives
 from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key, objective_label
 from running.parallel_run import ParallelSearchRunner
 from prepare_data import DEFAULT_DATA_DIR
@@ -52,6 +53,15 @@ def build_parser(prog: str, evolutionary: bool) -> OneLineParser:
     parser.add_argument("--constraint_max_macs", type=parse_size, default=None,
                         help="largest cost allowed, in multiply-accumulates of one image's forward pass through all "
                              "branches (5e6); no limit when not given")
+    parser.add_argument("--constraint_max_flash", type=parse_size, default=None,
+                        help="largest int8 network allowed, in bytes of the tensors it stores (weights, biases, "
+                             "scales: what flash holds, e.g. 32768); no limit when not given")
+    parser.add_argument("--constraint_max_ram", type=parse_size, default=None,
+                        help="most bytes of int8 activations alive at once in one image's inference, as TensorFlow "
+                             "Lite Micro's arena holds them (e.g. 16384); no limit when not given")
+    parser.add_argument("--prefer_smaller", type=parse_bool, nargs="?", const=True, default=False,
+                        help="return the smallest network (flash, then MACs) whose accuracy is within one standard "
+                             "error (over folds) of the best one's, rather than the best (the one-standard-error rule)")
     if evolutionary:
         add_evolution_arguments(parser)
     parser.add_argument("--objective", choices=list(OBJECTIVES), default=DEFAULT_OBJECTIVE,
@@ -117,8 +127,10 @@ def check_settings(s: dict[str, Any]) -> None:
 def run_info(s: dict[str, Any], now: datetime) -> str:
     head = (f"popSize_{s['pop_size']}_numChildren_{s['num_children']}_hyperband_{s['hyperband']}"
             if s["algorithm"] == Algorithm.EA else "randomSearch")
+    devices = "".join(f"_{name}_{s[key]}" for name, key in (("maxFlash", "constraint_max_flash"),
+                                                             ("maxRam", "constraint_max_ram")) if s.get(key))
     return (f"{head}_minPrecision_{s['constraint_min_precision']}_maxModelSize_{s['constraint_max_model_size']}"
-            f"_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
+            f"{devices}_seed_{s['seed']}_date_{now.strftime('%Y_%m_%d-%H_%M_%S')}")
 
 
 def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
@@ -128,21 +140,43 @@ def settings_from(args: argparse.Namespace, algorithm: str) -> dict[str, Any]:
     return settings
 
 
+def limits_text(s: dict[str, Any]) -> str:
+    """The run's limits, as the summary states them."""
+    given = [f"at most {s['constraint_max_model_size']:,} parameters"]
+    for key, unit in (("constraint_max_macs", "multiply-accumulates per image"), ("constraint_max_flash", "B of flash"),
+                      ("constraint_max_ram", "B of RAM")):
+        if s.get(key) is not None:
+            given.append(f"at most {s[key]:,} {unit}")
+    return ", ".join(given) + f", precision at least {s['constraint_min_precision']}"
+
+
 def summary(best: dict[str, Any] | None, recorder: RunRecorder, s: dict[str, Any]) -> str:
     files, n = recorder.files, len(recorder.evaluations)
     if best is None:
         return f"No evaluation finished within {s['max_time']:.0f} s. Files: {files.run_json}."
-    max_macs, objective = s.get("constraint_max_macs"), s.get("objective")
-    macs_limit = f"at most {max_macs:,} multiply-accumulates per image, " if max_macs is not None else ""
+    objective = s.get("objective")
     return (f"{best['label'].capitalize()}: member {best['member']} ({answer_origin(best['origin'])}) reached "
-            f"cross-validated {objective_label(objective)} {best[objective_key(objective)]:.4f} and precision "
+            f"cross-validated {objective_label(objective)} {best[objective_key(objective)]:.4f} "
+            f"± {best['standard_error']:.4f} (standard error over folds) and precision "
             f"{best['precision']:.4f} at {best['budget']} epochs, with "
-            f"{best['model_size']:,} parameters and {best['macs']:,} multiply-accumulates per image (limits: at most "
-            f"{s['constraint_max_model_size']:,} parameters, {macs_limit}precision at least "
-            f"{s['constraint_min_precision']}). {n} evaluations, "
+            f"{best['model_size']:,} parameters, {best['macs']:,} multiply-accumulates per image, "
+            f"{best['flash']:,} B of flash and {best['ram']:,} B of RAM as an int8 network (limits: "
+            f"{limits_text(s)}). {n} evaluations, "
             f"{recorder.epochs_trained} epochs trained. Configuration: {files.opt_cfg} (copied to "
             f"{files.opt_cfg_copy}); every evaluation: {files.run_json}; progress: {files.csv}. "
-            f"Measure it on the test set with: {test_command(files, s)}")
+            f"Measure it on the test set with: {test_command(files, s)}" + trade_offs(best, recorder))
+
+
+def trade_offs(best: dict[str, Any], recorder: RunRecorder) -> str:
+    """Up to four networks of the run's front beside the answer, each against it ('0.4 points lower at half the
+    flash'); empty when the front holds nothing else."""
+    rows = recorder.front()
+    answer = next((row for row in rows if row["member"] == best["member"]), best)
+    lines = alternatives(answer, rows, recorder.metric)
+    if not lines:
+        return ""
+    return ("\nAlso on the front of accuracy against flash, RAM and MACs (python src/evaluation.py front "
+            f"{recorder.files.run_json}):\n" + "\n".join(f"  {line}" for line in lines))
 
 
 def test_command(files: RunFiles, s: dict[str, Any]) -> str:
@@ -231,7 +265,7 @@ def _runner(settings: dict[str, Any], info: str, record: dict[str, Any] | None,
     settings.update(planned(settings))
     search = Search(settings, info, train, settings.get("planned_workers") or 1)
     recorder = RunRecorder(search.files, settings, settings["constraint_min_precision"], search.target.n_folds,
-                           search.target.model_macs, search.warnings)
+                           search.target.model_costs, search.warnings)
     runner = SearchRunner(search.optimizer, search.target, recorder, search.policy, **options)
     if record is not None:
         runner.replay(record["evaluations"], record.get("events"))

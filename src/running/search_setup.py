@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from budget.limits import Limits
 from budget.policy import BudgetPolicy
 from running.cluster import threads_per_worker, wants_cluster
 from training.data import ImageData, class_warnings, load_dataset
@@ -18,7 +19,8 @@ from training.metrics import DEFAULT_OBJECTIVE, objective_key
 from search.optimizer import Start
 from prepare_data import ensure_data
 from search.random_search import RandomSearch
-from search.repair import Shape, smallest_model_macs, smallest_model_size, within_limits
+from search.fitting import fitter
+from search.repair import Shape, below_smallest, smallest_costs
 from running.resume import current
 from running.run_log import RunFiles
 from running.search_run import RESERVE_SECONDS
@@ -38,16 +40,11 @@ def min_budget(s: dict[str, Any]) -> float:
     return s.get("min_budget") or s["max_budget"] / s["eta"] ** (RUNGS - 1)
 
 
-def check_limits(max_size: int, max_macs: int | None, shape: Shape, classes: int) -> None:
+def check_limits(limits: Limits, shape: Shape, classes: int) -> None:
     """A limit below the smallest network the space builds for this data ends the run before any training."""
-    smallest = smallest_model_size(space(), shape, classes)
-    if max_size < smallest:
-        raise UsageError(f"--constraint_max_model_size {max_size} is below the smallest network the search space "
-                         f"can build for this data ({smallest} parameters)")
-    cheapest = smallest_model_macs(space(), shape, classes)
-    if max_macs is not None and max_macs < cheapest:
-        raise UsageError(f"--constraint_max_macs {max_macs} is below the smallest network the search space can "
-                         f"build for this data ({cheapest} multiply-accumulates per image)")
+    wrong = below_smallest(limits, smallest_costs(space(), shape, classes))
+    if wrong is not None:
+        raise UsageError(wrong)
 
 
 def training_data(s: dict[str, Any]) -> ImageData:
@@ -72,8 +69,8 @@ class Search:
         self.warnings = class_warnings(train, s.get("objective", DEFAULT_OBJECTIVE))
         self.target = Target(train, seed=s["seed"], max_budget=s["max_budget"], device=current(s)["device"])
         shape, classes = train.input_shape, train.num_classes
-        self.max_size, self.max_macs = s["constraint_max_model_size"], s.get("constraint_max_macs")
-        check_limits(self.max_size, self.max_macs, shape, classes)
+        self.limits = Limits.from_settings(s)
+        check_limits(self.limits, shape, classes)
         self.policy = BudgetPolicy(CostModel(prior(s["planned_device"], s["planned_threads"])), self.target,
                                    s["max_time"], s["max_budget"], workers)
         self.files = RunFiles(Path(s["output_dir"]), info)
@@ -81,7 +78,7 @@ class Search:
 
     def _optimizer(self, s: dict[str, Any], shape, classes):
         size_of, metric = self.target.model_size, objective_key(s.get("objective"))
-        fit = self.policy.fitter(space(), shape, classes, self.max_size, self.max_macs)
+        fit = fitter(self.policy, space(), shape, classes, self.limits)
         portfolio, initial = self._warm_start(s, fit)
         if s["algorithm"] == Algorithm.RANDOM:
             return RandomSearch(space(), fit, size_of, s["constraint_min_precision"], s["max_budget"], s["seed"],
@@ -108,10 +105,9 @@ class Search:
         return portfolio, initial
 
     def _default_fits(self, s: dict[str, Any]) -> bool:
-        """The default configuration joins when it fits the size (and MACs) limit and, where it is trained straight
-        to max_budget (random search, plain EA), when that training is predicted to end within --max_time."""
-        if not within_limits(DEFAULT_CONFIG, self.target.input_shape, self.target.num_classes, self.max_size,
-                             self.max_macs):
+        """The default configuration joins when it fits the limits and, where it is trained straight to max_budget
+        (random search, plain EA), when that training is predicted to end within --max_time."""
+        if not self.limits.holds(DEFAULT_CONFIG, self.target.input_shape, self.target.num_classes):
             return False
         if (s["algorithm"] == Algorithm.EA and s["hyperband"]) or self.policy.finishes(DEFAULT_CONFIG):
             return True

@@ -1,21 +1,24 @@
-"""Repair of a configuration into the size constraint (and a MACs limit, and an affordable training cost),
-changing as little as needed.
+"""Repair of a configuration into its limits (parameters, and MACs, flash and RAM bytes where given, and an
+affordable training cost), changing as little as needed.
 
 First all layer widths shrink by one common factor; if even the narrowest layers do not fit, the structure
 steps towards the smallest network (fewer branches, global average pooling, smaller kernel, fewer layers,
-no BatchNorm).
-Training hyperparameters are never touched.
+no BatchNorm, at last no flip test-time augmentation), taking only the steps that lower a cost the narrowest network
+breaks: a RAM limit drops the batch norm that doubles the first feature map, not the layers that do not set the peak.
+Training hyperparameters are never touched, but for the flip: it is also the test-time augmentation the int8 file
+carries (a few bytes of flash).
 """
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace, OrdinalHyperparameter
 from ConfigSpace.hyperparameters import CategoricalHyperparameter, Hyperparameter
 
-from budget.closed_forms import ShapeError, count_macs, count_parameters
+from budget.closed_forms import Costs, ShapeError, count_macs, count_parameters, network_costs
+from budget.limits import LIMITS, Limits
 from search.space import conv_key, fc_key, load_config
 
 
@@ -87,23 +90,25 @@ def smallest_config(space: ConfigurationSpace, input_shape: Shape, num_classes: 
     return _smallest(candidates, input_shape, num_classes)
 
 
-def smallest_model_size(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
-    """Fewest parameters any configuration of the space has: the lowest feasible size constraint."""
-    return count_parameters(smallest_config(space, input_shape, num_classes), input_shape, num_classes)
+def smallest_costs(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> Costs:
+    """The fewest parameters, MACs, flash and RAM bytes any configuration of the space has, each on its own: the
+    lowest feasible value of each limit."""
+    return _least_costs(_structures(space, input_shape, load_config({})), input_shape, num_classes)
 
 
-def smallest_model_macs(space: ConfigurationSpace, input_shape: Shape, num_classes: int) -> int:
-    """Fewest multiply-accumulates any configuration of the space has: the lowest feasible cost cap."""
-    candidates = _structures(space, input_shape, load_config({}))
-    return min(count_macs(c, input_shape, num_classes) for c in candidates)
+def _least_costs(candidates: list[dict[str, Any]], input_shape: Shape, num_classes: int) -> Costs:
+    costs = [network_costs(c, input_shape, num_classes) for c in candidates]
+    return Costs(*(min(values) for values in zip(*costs)))
 
 
-def within_limits(config: Mapping[str, Any], input_shape: Shape, num_classes: int, max_size: float,
-                  max_macs: float | None = None) -> bool:
-    """Whether config has at most max_size parameters and, when max_macs is given, at most max_macs
-    multiply-accumulates per image: the limits every trained network meets."""
-    return (count_parameters(config, input_shape, num_classes) <= max_size
-            and (max_macs is None or count_macs(config, input_shape, num_classes) <= max_macs))
+def below_smallest(limits: Limits, smallest: Costs) -> str | None:
+    """What is wrong when a limit is below the smallest network of the space (naming the flag and that figure)."""
+    for name, value in limits.given().items():
+        field, flag, _, unit = LIMITS[name]
+        if value < getattr(smallest, field):
+            return (f"{flag} {value:g} is below the smallest network the search space can build for this data "
+                    f"({getattr(smallest, field)} {unit})")
+    return None
 
 
 def _scaled(config: Mapping[str, Any], space: ConfigurationSpace, s: float) -> dict[str, Any]:
@@ -133,60 +138,79 @@ def _buildable_depth(config: Mapping[str, Any], space: ConfigurationSpace, input
     return out
 
 
-def _one_fewer_each_step(config: dict[str, Any], space: ConfigurationSpace, count: str) -> Iterator[dict[str, Any]]:
-    """The configuration with one fewer of `count` (branches or layers) at each step, down to its lower bound."""
-    while config[count] > space[count].lower:
-        config = _with_layers(config, space, **{count: config[count] - 1})
-        yield config
+def _one_fewer(count: str) -> Step:
+    def step(config: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any] | None:
+        return _with_layers(config, space, **{count: config[count] - 1}) if config[count] > space[count].lower \
+            else None
+    return step
 
 
-def _smaller_structures(config: dict[str, Any], space: ConfigurationSpace) -> Iterator[dict[str, Any]]:
-    """Ever smaller structures, one step at a time: fewer branches, global average pooling, smaller kernel, fewer
-    layers, no BN."""
-    for config in _one_fewer_each_step(config, space, "n_branches"):
-        yield config
-    if not config["global_avg_pooling"]:
-        config = {**config, "global_avg_pooling": True}
-        yield config
-    for kernel in sorted((k for k in space["kernel_size"].sequence if k < config["kernel_size"]), reverse=True):
-        config = {**config, "kernel_size": kernel}
-        yield config
-    for count in ("n_conv_layers", "n_fc_layers"):
-        for config in _one_fewer_each_step(config, space, count):
-            yield config
-    if config["use_BN"]:
-        yield {**config, "use_BN": False}
+def _smaller_kernel(config: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any] | None:
+    smaller = [k for k in space["kernel_size"].sequence if k < config["kernel_size"]]
+    return {**config, "kernel_size": max(smaller)} if smaller else None
+
+
+def _pooled(config: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any] | None:
+    return None if config["global_avg_pooling"] else {**config, "global_avg_pooling": True}
+
+
+def _without_bn(config: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any] | None:
+    return {**config, "use_BN": False} if config["use_BN"] else None
+
+
+def _without_flip(config: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any] | None:
+    return {**config, "random_flip": False} if config["random_flip"] else None
+
+
+Step = Callable[[dict, ConfigurationSpace], "dict | None"]  # one step towards a smaller structure, None at its end
+STEPS: list[Step] = [_one_fewer("n_branches"), _pooled, _smaller_kernel, _one_fewer("n_conv_layers"),
+                     _one_fewer("n_fc_layers"), _without_bn, _without_flip]
+
+
+def _lowers_a_broken_cost(before: dict[str, Any], after: dict[str, Any], space: ConfigurationSpace,
+                          input_shape: Shape, num_classes: int, limits: Limits) -> bool:
+    """Whether the step lowers a cost that the narrowest network of `before` breaks; when none does (the training
+    allowance binds), every step is taken."""
+    old = network_costs(_scaled(before, space, 0.0), input_shape, num_classes)
+    broken = limits.broken(old)
+    if not broken:
+        return True
+    new = network_costs(_scaled(after, space, 0.0), input_shape, num_classes)
+    return any(getattr(new, LIMITS[name][0]) < getattr(old, LIMITS[name][0]) for name in broken)
 
 
 def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
-           max_size: int, affordable: Callable[[Mapping[str, Any]], bool] | None = None,
-           rng: np.random.Generator | None = None, *, max_macs: float | None = None) -> dict[str, Any]:
-    """A configuration within max_size parameters, within max_macs multiply-accumulates per image when given (and
-    affordable), as close to config as the steps allow.
+           limits: Limits, affordable: Callable[[Mapping[str, Any]], bool] | None = None,
+           rng: np.random.Generator | None = None) -> dict[str, Any]:
+    """A configuration within the limits (and affordable), as close to config as the steps allow.
 
     affordable must hold for a network whenever it holds for a wider one (training cost grows with widths).
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
     Raises NoNetworkFits, naming the smallest network, when no configuration of the space can fit.
     """
     candidates = _structures(space, input_shape, config)
-    smallest = _smallest(candidates, input_shape, num_classes)  # also the fewest MACs: widths and layers add both
-    size, macs = count_parameters(smallest, input_shape, num_classes), count_macs(smallest, input_shape, num_classes)
-    if max_size < size:
-        raise NoNetworkFits(f"max model size {max_size} is below the smallest network of the space ({size} parameters)")
-    if max_macs is not None and max_macs < macs:
-        raise NoNetworkFits(f"max MACs {max_macs} is below the smallest network of the space ({macs} "
-                            "multiply-accumulates per image)")
-    if affordable is not None and not any(affordable(c) for c in candidates):
-        raise NoNetworkFits("no network of the space is affordable")
+    candidates += [unflipped for c in candidates if (unflipped := _without_flip(c, space)) is not None]
+    wrong = below_smallest(limits, _least_costs(candidates, input_shape, num_classes))
+    if wrong is not None:
+        raise NoNetworkFits(wrong)
 
     def fits(candidate: Mapping[str, Any]) -> bool:
-        return (within_limits(candidate, input_shape, num_classes, max_size, max_macs)
-                and (affordable is None or affordable(candidate)))
+        return limits.holds(candidate, input_shape, num_classes) and (affordable is None or affordable(candidate))
 
-    start = _buildable_depth(config, space, input_shape)
-    for candidate in itertools.chain([start], _smaller_structures(start, space), [smallest]):
-        fitted = _fit_widths(candidate, space, fits)
-        if fitted is not None:
-            return fitted
-    raise NoNetworkFits(f"no network of the space meets the limits (at most {max_size} parameters, MACs limit "
-                        f"{max_macs}) and is affordable")
+    current = _buildable_depth(config, space, input_shape)
+    fitted = _fit_widths(current, space, fits)
+    for step in STEPS:
+        while fitted is None and (smaller := step(current, space)) is not None:
+            if _lowers_a_broken_cost(current, smaller, space, input_shape, num_classes, limits):
+                current = smaller
+                fitted = _fit_widths(current, space, fits)
+            else:
+                break
+    if fitted is not None:
+        return fitted
+    fitting = [c for c in candidates if fits(c)]
+    if fitting:
+        return _smallest(fitting, input_shape, num_classes)
+    if affordable is not None and not any(affordable(c) for c in candidates):
+        raise NoNetworkFits("no network of the space is affordable")
+    raise NoNetworkFits(f"no network of the space meets the limits together ({limits.given()}) and is affordable")

@@ -17,6 +17,7 @@ from ConfigSpace import (
 from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
+from budget.closed_forms import conv_key, fc_key
 from utils import UsageError
 
 MAX_CONV_LAYERS = 3
@@ -82,14 +83,6 @@ ORIGIN_KEY = "origin"  # a configuration file written by a search says where the
 
 class ConfigError(UsageError):
     """A configuration that is not a member of the search space; the message names the key."""
-
-
-def conv_key(i: int) -> str:
-    return f"n_channels_conv_{i}"
-
-
-def fc_key(i: int) -> str:
-    return f"n_channels_fc_{i}"
 
 
 def build_space(seed: int | None = None) -> ConfigurationSpace:
