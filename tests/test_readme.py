@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO_ROOT
 
-SCRIPT = re.compile(r"\bpython ((?:src|bench)/\w+\.py)((?: (?:plots|test)\b)?)")
+SCRIPT = re.compile(r"\bpython ((?:src|bench)/\w+\.py)((?: (?:plots|front|test)\b)?)")
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w]*)")
 
 
