@@ -140,8 +140,8 @@ def evaluate(candidates: Sequence[Candidate], seeds: Sequence[int], epochs: int,
             else:
                 measured = done
             row.update({key: measured.get(key, np.nan) for key in MEASURED})  # tables made before top-1: NaN
-            row["model_size"] = target.model_size(candidate.config)
-            row["macs"] = target.model_macs(candidate.config)
+            costs = target.model_costs(candidate.config)
+            row.update(model_size=costs.parameters, macs=costs.macs, flash=costs.flash, ram=costs.ram)
             results = _replace(results, row)
             atomic_write_text(path, results.to_csv(index=False))
             bar.update()
@@ -159,6 +159,7 @@ def _row(candidate: Candidate, seed: int, epochs: int, data_dir: str) -> dict[st
             "warm_start": candidate.warm_start,
             "search_seed": candidate.search_seed,
             "max_size": candidate.max_size, "min_precision": candidate.min_precision, "max_macs": candidate.max_macs,
+            "max_flash": candidate.max_flash, "max_ram": candidate.max_ram,
             "seed": seed,
             "epochs": epochs, "data_dir": data_dir, "config": candidate.key}
 

@@ -40,19 +40,20 @@ def _text(row: pd.Series, key: str, missing: str) -> str:
 
 def summary_table(results: pd.DataFrame, objective: str = DEFAULT_OBJECTIVE) -> pd.DataFrame:
     """One row per configuration: size, test precision and the objective's accuracy (mean ± sd over seeds), and
-    whether each constraint of the run that returned it holds on test/ (n/a: not from a run; MACs only where a run
-    set a limit); mean_accuracy: the objective's mean, to rank by."""
+    whether each constraint of the run that returned it holds on test/ (n/a: not from a run; MACs, flash and RAM
+    only where a run set a limit); mean_accuracy: the objective's mean, to rank by."""
     key = objective_key(objective)
     if key not in results:
         results = results.assign(**{key: np.nan})  # a table measured before top-1 accuracy was recorded
-    with_macs = "max_macs" in results and results["max_macs"].notna().any()
+    limited = [(column, label) for column, label in (("macs", "MACs"), ("flash", "flash"), ("ram", "RAM"))
+               if f"max_{column}" in results and results[f"max_{column}"].notna().any()]
     rows = []
     for name, group in results.groupby("name", sort=False):
         first = group.iloc[0]
         ok = group[group["status"] == Status.OK]
         limits = {"size ≤ limit": _at_most(group["model_size"], first["max_size"])}
-        if with_macs:
-            limits["MACs ≤ limit"] = _at_most(group["macs"], first["max_macs"])
+        for column, label in limited:
+            limits[f"{label} ≤ limit"] = _at_most(group[column], first[f"max_{column}"])
         precision_limit = first["min_precision"]
         rows.append({
             "configuration": name, "optimizer": first["optimizer"], "warm start": _text(first, "warm_start", "n/a"),
