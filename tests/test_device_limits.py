@@ -36,6 +36,7 @@ def test_flash_and_ram_limits_hold_for_every_evaluation_and_a_resumed_run_keeps_
     assert code in (0, 3)
     printed = capsys.readouterr().out
     assert "at most 6,000 B of flash, at most 2,048 B of RAM" in printed and "(standard error over folds)" in printed
+    assert f"-t -e 2 --data_dir {tiny_data} --max_flash {MAX_FLASH} --max_ram {MAX_RAM} --output_dir" in printed
     run_file = next(out.glob("automl_run_*.json"))
     assert f"_maxFlash_{MAX_FLASH}_maxRam_{MAX_RAM}_" in run_file.name
     record = json.loads(run_file.read_text())

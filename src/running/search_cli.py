@@ -180,12 +180,16 @@ def trade_offs(best: dict[str, Any], recorder: RunRecorder) -> str:
 
 
 def test_command(files: RunFiles, s: dict[str, Any]) -> str:
-    """main.py on the answer as the search measured it: its epochs and data; results next to the run's files."""
+    """main.py on the answer as the search measured it: its epochs, data and byte limits; results next to the run's
+    files."""
     epochs = f" -e {s['max_budget']}" if s["max_budget"] != DEFAULT_EPOCHS else ""
     objective = f" --objective {s['objective']}" if s.get("objective", DEFAULT_OBJECTIVE) != DEFAULT_OBJECTIVE else ""
     data = f" --data_dir {s['data_dir']}" if Path(s["data_dir"]) != DEFAULT_DATA_DIR else ""
+    devices = "".join(f" --{flag} {s[f'constraint_{flag}']}" for flag in ("max_flash", "max_ram")
+                      if s.get(f"constraint_{flag}") is not None)
     main_py = os.path.relpath(Path(__file__).parent.parent / "main.py")  # src/main.py, or main.py typed in src/
-    return f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{objective}{data} --output_dir {files.output_dir}"
+    return (f"python {main_py} -c {files.opt_cfg_copy} -t{epochs}{objective}{data}{devices} "
+            f"--output_dir {files.output_dir}")
 
 
 def worker_setup(settings: dict[str, Any]) -> dict[str, Any]:
