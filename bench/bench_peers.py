@@ -3,13 +3,14 @@ DEHB (differential evolution with Hyperband over the same epoch budgets) and Opt
 function for the precision), each answer then trained on all of train/ and measured on test/ like ours.
 
 Every evaluation trains and measures all 3 folds (the same folds as a search with that seed); a configuration over
-the size (or MACs) limit is repaired as the search repairs it, so no peer trains a network that breaks it. The best
-feasible result at --max_budget is the answer. Each run writes evaluations.jsonl (one line per evaluation, as it
+the size (or flash, RAM) limit is repaired as the search repairs it, so no peer trains a network that breaks it. The
+best feasible result at --max_budget is the answer. Each run writes evaluations.jsonl (one line per evaluation, as it
 finishes), opt_cfg.json and result_test.json (main.py -t) into OUT/METHOD_seedN; finished runs are skipped.
 DEHB 0.1.2 needs numpy < 2, so the peers have a virtual environment of their own:
   python3 -m venv .venv-peers && .venv-peers/bin/pip install -r bench/requirements-peers.txt
   .venv-peers/bin/python bench/bench_peers.py --methods dehb tpe --seeds 0 1 2 --threads 1
 Usage: python bench/bench_peers.py [--methods dehb tpe] [--seeds 0 1 2] [--max_time 600] [--max_size 2e7]
+       [--max_flash BYTES] [--max_ram BYTES] [--int8]
        [--min_precision 0.39] [--max_budget 50] [--data_dir DIR] [--objective top3] [--threads N] [--out DIR]
        [--test_python .venv/bin/python]
 """
@@ -33,6 +34,8 @@ sys.path.insert(0, str(REPO / "src"))
 from training.data import load_dataset  # noqa: E402
 from training.metrics import DEFAULT_OBJECTIVE, OBJECTIVES, objective_key  # noqa: E402
 from prepare_data import DEFAULT_DATA_DIR, ensure_data  # noqa: E402
+from budget.closed_forms import network_costs  # noqa: E402
+from budget.limits import Limits  # noqa: E402
 from search.repair import repair  # noqa: E402
 from search.space import MAX_CONV_LAYERS, MAX_FC_LAYERS, conv_key, fc_key, load_config, space  # noqa: E402
 from target import Target  # noqa: E402
@@ -50,7 +53,7 @@ class Evaluator:
         train, _ = load_dataset(args.data_dir)
         self.target = Target(train, seed=seed, max_budget=args.max_budget, device="cpu")
         self.shape, self.classes = train.input_shape, train.num_classes
-        self.max_size, self.min_precision = args.max_size, args.min_precision
+        self.limits, self.min_precision = Limits(args.max_size, None, args.max_flash, args.max_ram), args.min_precision
         self.metric, self.max_budget = objective_key(args.objective), args.max_budget
         self.rng = np.random.default_rng(seed)
         self.start = time.monotonic()
@@ -62,12 +65,13 @@ class Evaluator:
         return self.deadline - time.monotonic()
 
     def __call__(self, raw: dict[str, Any], budget: int) -> dict[str, Any]:
-        config = repair(load_config(raw), space(), self.shape, self.classes, self.max_size, None, self.rng)
+        config = repair(load_config(raw), space(), self.shape, self.classes, self.limits, None, self.rng)
         epochs = max(1, int(round(budget)))  # DEHB's fidelities are real numbers: 50/9, 50/3, 50
         result = self.target(config, epochs, deadline=self.deadline).to_dict()
         record = {"time": time.monotonic() - self.start, "budget": epochs, "configuration": config,
                   **{key: result[key] for key in ("status", "top3_accuracy", "top1_accuracy", "precision",
-                                                  "model_size", "train_seconds")}}
+                                                  "model_size", "train_seconds")},
+                  **network_costs(config, self.shape, self.classes)._asdict()}
         record["feasible"] = record["status"] == "ok" and record["precision"] >= self.min_precision
         with self.log_path.open("a") as handle:  # appended as it finishes: a stopped run keeps what it measured
             handle.write(json.dumps(record) + "\n")
@@ -146,9 +150,13 @@ def run_one(method: str, seed: int, args: argparse.Namespace) -> Path:
         (out / "no_result.txt").write_text("no feasible evaluation at max_budget\n")
         return out
     threads = ["--threads", str(args.threads)] if args.threads else []
+    limits = [arg for flag in ("max_flash", "max_ram") if getattr(args, flag) is not None
+              for arg in (f"--{flag}", str(getattr(args, flag)))]
+    saved = ["--save", str(out / "model"), "--int8"] if args.int8 else []
     subprocess.run([args.test_python, "src/main.py", "-c", str(out / "opt_cfg.json"), "-t", "-e", str(args.max_budget),
                     "--seed", str(seed), "--objective", args.objective, "--data_dir", str(args.data_dir),
-                    "--output_dir", str(out), *threads], cwd=REPO, check=False, stdout=subprocess.DEVNULL)
+                    "--output_dir", str(out), *limits, *saved, *threads], cwd=REPO, check=False,
+                   stdout=subprocess.DEVNULL)
     return out
 
 
@@ -158,6 +166,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max_time", type=float, default=600)
     parser.add_argument("--max_size", type=parse_size, default=20_000_000)
+    parser.add_argument("--max_flash", type=parse_size, help="bytes of the int8 network's tensors")
+    parser.add_argument("--max_ram", type=parse_size, help="bytes of int8 activations alive at once")
+    parser.add_argument("--int8", action="store_true",
+                        help="main.py also saves the answer with its int8 file and model card (--save OUT/model)")
     parser.add_argument("--min_precision", type=float, default=0.39)
     parser.add_argument("--max_budget", type=int, default=50)
     parser.add_argument("--data_dir", type=Path, default=DEFAULT_DATA_DIR)

