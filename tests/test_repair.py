@@ -85,7 +85,8 @@ def test_repair_meets_any_size_constraint(shape, classes):
 def test_repair_meets_size_and_cost_together(shape, classes):
     """Cost as the search prices it: MACs and feature-map elements, each with its own weight."""
     rng = np.random.default_rng(2)
-    smallest, cheapest = smallest_costs(space(), shape, classes).parameters, smallest_costs(space(), shape, classes).macs
+    least = smallest_costs(space(), shape, classes)
+    smallest, cheapest = least.parameters, least.macs
 
     def cost(config):
         return count_macs(config, shape, classes) + 50 * count_activations(config, shape)
@@ -102,7 +103,8 @@ def test_repair_meets_size_and_cost_together(shape, classes):
 @pytest.mark.parametrize("shape,classes", SHAPES)
 def test_repair_meets_a_macs_limit_and_the_size_limit_together(shape, classes):
     rng = np.random.default_rng(3)
-    smallest, cheapest = smallest_costs(space(), shape, classes).parameters, smallest_costs(space(), shape, classes).macs
+    least = smallest_costs(space(), shape, classes)
+    smallest, cheapest = least.parameters, least.macs
     for _ in range(150):
         max_size = int(smallest * (1e8 / smallest) ** rng.uniform(0, 1))  # log-uniform in [smallest, 1e8]
         max_macs = int(cheapest * (1e9 / cheapest) ** rng.uniform(0, 1))  # log-uniform in [cheapest, 1e9]

@@ -3,16 +3,24 @@ the flash and RAM bytes of its int8 form. One object, so that a new limit is add
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from budget.closed_forms import Costs, network_costs
 
-# Each limit: the Costs field it bounds, the search's flag, main.py's flag and the unit it is counted in.
+class Limit(NamedTuple):
+    """One limit: the Costs field it bounds, the search's setting (and flag), the run file's evaluation key and the
+    unit messages count it in."""
+    field: str
+    setting: str
+    column: str
+    unit: str
+
+
 LIMITS = {
-    "max_size": ("parameters", "--constraint_max_model_size", "--max_model_size", "parameters"),
-    "max_macs": ("macs", "--constraint_max_macs", "--max_macs", "multiply-accumulates per image"),
-    "max_flash": ("flash", "--constraint_max_flash", "--max_flash", "bytes of flash (int8)"),
-    "max_ram": ("ram", "--constraint_max_ram", "--max_ram", "bytes of RAM (int8 activations)"),
+    "max_size": Limit("parameters", "constraint_max_model_size", "model_size", "parameters"),
+    "max_macs": Limit("macs", "constraint_max_macs", "macs", "multiply-accumulates per image"),
+    "max_flash": Limit("flash", "constraint_max_flash", "flash", "bytes of flash (int8)"),
+    "max_ram": Limit("ram", "constraint_max_ram", "ram", "bytes of RAM (int8 activations)"),
 }
 
 
@@ -28,19 +36,19 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
         """The limits of a search's settings (a run file's, or the command line's)."""
-        return cls(settings["constraint_max_model_size"], settings.get("constraint_max_macs"),
-                   settings.get("constraint_max_flash"), settings.get("constraint_max_ram"))
+        return cls(**{name: settings.get(limit.setting) for name, limit in LIMITS.items()})
 
     def given(self) -> dict[str, float]:
         """Each limit that is set, by name."""
         return {name: value for name, value in vars(self).items() if value is not None}
 
     def holds_for(self, costs: Costs) -> bool:
+        """Whether these costs meet every limit."""
         return not self.broken(costs)
 
     def broken(self, costs: Costs) -> list[str]:
         """The names of the limits these costs break."""
-        return [name for name, value in self.given().items() if getattr(costs, LIMITS[name][0]) > value]
+        return [name for name, value in self.given().items() if getattr(costs, LIMITS[name].field) > value]
 
     def holds(self, config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> bool:
         """Whether the network of config meets every limit."""

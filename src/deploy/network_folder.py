@@ -116,7 +116,8 @@ def build_card(name: str, bundle: Bundle, train: ImageData, test: ImageData, fig
     if Runtime.ONNX_INT8 in figures:
         int8 = constraint_checks({key: limits.get(key) for key in ("min_precision", "max_flash", "max_ram")},
                                  {"min_precision": figures[Runtime.ONNX_INT8]["precision"],
-                                  "max_flash": sizes["flash_bytes_int8_file"], "max_ram": sizes["ram_bytes_int8_graph"]})
+                                  "max_flash": sizes["flash_bytes_int8_file"],
+                                  "max_ram": sizes["ram_bytes_int8_graph"]})
         checks |= {f"{key} (int8)": check for key, check in int8.items()}
     return {"name": name, "format_version": FORMAT_VERSION,
             "configuration": bundle.config, "origin": origin, "objective": objective, "classes": bundle.classes,

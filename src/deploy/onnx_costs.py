@@ -22,30 +22,42 @@ def initializer_bytes(path: Path) -> int:
 
 
 def _elements(value: onnx.ValueInfoProto) -> int:
-    """Elements of one image's tensor: the batch dimension (symbolic or not) counts as one."""
-    dims = value.type.tensor_type.shape.dim[1:]
-    return prod(dim.dim_value or 1 for dim in dims)
+    """Elements of one image's tensor: a symbolic or unknown dimension (the batch) counts as one, every known one as
+    itself (the branches' stacked logits are branches × classes)."""
+    shape = value.type.tensor_type.shape
+    if not value.type.tensor_type.HasField("shape"):
+        raise ValueError(f"{value.name}: shape inference left its shape unknown")
+    return prod(dim.dim_value if dim.HasField("dim_value") and dim.dim_value > 0 else 1 for dim in shape.dim)
 
 
 def _depth_first(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
-    """The nodes in an order that finishes one chain before it starts another (a stack, not a queue): towers run
-    one after another, as a memory-aware runtime schedules them."""
-    produced = {output: node for node in graph.node for output in node.output}
-    waiting = {id(node): sum(name in produced for name in set(node.input)) for node in graph.node}
+    """The nodes that compute on the image, in an order that finishes one chain before it starts another (a stack,
+    not a queue): towers run one after another, as a memory-aware runtime schedules them. Nodes that read only
+    stored tensors (weights being dequantised) wait for nothing and are left out."""
+    activations, computing = {graph.input[0].name}, []
+    for node in graph.node:  # the file's order is topological
+        if activations.intersection(node.input):
+            activations.update(node.output)
+            computing.append(node)
+    waiting = {id(node): len(activations.intersection(set(node.input))) for node in computing}
     users: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in set(node.input):
+    for node in computing:
+        for name in activations.intersection(set(node.input)):
             users.setdefault(name, []).append(node)
-    stack = [node for node in reversed(graph.node) if waiting[id(node)] == 0]
-    order = []
+    order: list[onnx.NodeProto] = []
+    stack: list[onnx.NodeProto] = []
+
+    def release(name: str) -> None:
+        for user in reversed(users.get(name, [])):
+            waiting[id(user)] -= 1
+            if waiting[id(user)] == 0:
+                stack.append(user)
+
+    release(graph.input[0].name)
     while stack:
-        node = stack.pop()
-        order.append(node)
-        for output in node.output:
-            for user in reversed(users.get(output, [])):
-                waiting[id(user)] -= 1
-                if waiting[id(user)] == 0:
-                    stack.append(user)
+        order.append(stack.pop())
+        for output in order[-1].output:
+            release(output)
     return order
 
 
@@ -61,12 +73,12 @@ def planned_activation_bytes(path: Path) -> int:
     sizes, order = {image: _elements(shapes[image])}, []
     for node in _depth_first(graph):
         sources = list(dict.fromkeys(buffer[name] for name in node.input if name in buffer))
-        if not sources:  # weights being dequantised, constants: flash, not RAM
-            continue
         if _free(node, sources, writer, shapes):
             buffer |= {output: sources[0] for output in node.output}
             continue
         for output in node.output:
+            if output not in shapes:
+                raise ValueError(f"{path}: shape inference gave no shape to {output}, written by {node.op_type}")
             buffer[output], writer[output], sizes[output] = output, node.op_type, _elements(shapes[output])
         order.append((node, sources))
     return _peak(order, sizes, {buffer[value.name] for value in graph.output})

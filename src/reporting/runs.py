@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 from scipy.stats import spearmanr
 
+from budget.limits import LIMITS
 from member import CHILD, DEFAULT, PORTFOLIO, origin_label
 from training.metrics import DEFAULT_OBJECTIVE, objective_key, objective_label
 from status import Algorithm, Status
@@ -124,8 +125,8 @@ class Run:
     @property
     def limits(self) -> dict[str, int]:
         """The limits the run had beside size and precision, by the evaluation column they bound."""
-        given = {"macs": self.max_macs, "flash": self.max_flash, "ram": self.max_ram}
-        return {column: value for column, value in given.items() if value is not None}
+        return {limit.column: int(self.settings[limit.setting]) for name, limit in LIMITS.items()
+                if name != "max_size" and self.settings.get(limit.setting) is not None}
 
     @property
     def constraints(self) -> str:
@@ -188,9 +189,8 @@ def load_run(path: Path) -> Run:
     if not record["evaluations"]:
         raise RunFileError(f"{path}: the run has no evaluations")
     evaluations = pd.DataFrame(record["evaluations"])
-    limited = {"macs": "constraint_max_macs", "flash": "constraint_max_flash", "ram": "constraint_max_ram"}
     required = (*EVALUATION_KEYS, objective_key(record["settings"].get("objective")),
-                *(column for column, key in limited.items() if record["settings"].get(key) is not None))
+                *(limit.column for limit in LIMITS.values() if record["settings"].get(limit.setting) is not None))
     missing = list(dict.fromkeys(key for key in required if key not in evaluations.columns))
     if missing:
         raise RunFileError(f"{path}: evaluations lack {', '.join(missing)}")

@@ -200,6 +200,7 @@ class RunRecorder:
         self.replaying = False
         self.prefer_smaller = bool(settings.get("prefer_smaller"))  # the one-standard-error rule's answer
         self.smaller: dict[str, Any] | None = None  # its evaluation, when prefer_smaller
+        self.full_budget: dict[int, dict[str, Any]] = {}  # each member's latest full-budget evaluation
 
     def asked(self, job: Job, seconds_left: float | None) -> None:
         """A job about to start, and the time left the optimizer planned it with (logged, so that a resumed run
@@ -228,6 +229,7 @@ class RunRecorder:
         self.rows.append(self._row(optimizer, elapsed))
         changed = self.answer.offer(job.member)
         if self.prefer_smaller and job.budget >= self.settings["max_budget"]:
+            self.full_budget[job.member.id] = entry
             changed |= self._choose_smaller()
         self._append({"event": self.events[-1], "index": len(self.events) - 1, "evaluation": entry,
                       "row": self.rows[-1], **({"best": self.best()} if changed else {})})
@@ -248,11 +250,12 @@ class RunRecorder:
                 "epochs_trained": self.epochs_trained, **stats.row(), "best_feasible_acc": self.best_feasible}
 
     def _choose_smaller(self) -> bool:
-        """The one-standard-error rule's choice after a full-budget evaluation; whether it changed."""
-        chosen = one_standard_error_choice(self.evaluations, self.metric, self.min_precision,
+        """The one-standard-error rule's choice after a full-budget evaluation (among each member's latest one, so
+        at a cost that grows with the members trained to the end, not with every evaluation); whether it changed."""
+        chosen = one_standard_error_choice(self.full_budget.values(), self.metric, self.min_precision,
                                            self.settings["max_budget"], limits_of(self.settings))
-        changed = chosen is not None and (self.smaller is None or chosen["member"] != self.smaller["member"])
-        self.smaller = chosen or self.smaller
+        changed = (chosen or {}).get("evaluation") != (self.smaller or {}).get("evaluation")
+        self.smaller = chosen
         return changed
 
     def best(self) -> dict[str, Any] | None:
@@ -261,12 +264,15 @@ class RunRecorder:
         member = self.answer.member
         if member is None:
             return None
-        if self.smaller is not None and self.answer.feasible:
+        if self.prefer_smaller and self.smaller is not None and self.answer.feasible:
             return self._answer(self.smaller, "constraints met; the smallest network within one standard error of "
                                               f"the best (member {member.id})")
         entry = {"member": member.id, "origin": member.origin, "budget": member.budget, "configuration": member.config,
                  "model_size": member.model_size, **member.result}
-        return self._answer(entry, "constraints met" if self.answer.feasible else "constraints not met")
+        label = "constraints met" if self.answer.feasible else "constraints not met"
+        if self.prefer_smaller and self.answer.feasible:
+            label += "; no full-budget evaluation for the one-standard-error rule yet, so the best"
+        return self._answer(entry, label)
 
     def _answer(self, entry: Mapping[str, Any], label: str) -> dict[str, Any]:
         return {**{key: entry[key] for key in ("member", "origin", "budget", "configuration", "model_size")},

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
+from budget.limits import LIMITS
 from status import Status
 
 COSTS = ("flash", "ram", "macs")  # what a network costs on a microcontroller; lower is better
 SIZE_ORDER = ("flash", "macs", "ram")  # which network is the smaller one, first cost first
 STAND_INS = {"flash": "model_size"}  # runs recorded before flash was: their parameters stand in for it
 COST_LABELS = {"flash": "flash", "ram": "RAM", "macs": "MACs", "model_size": "parameters"}
-LIMIT_SETTINGS = {"model_size": "constraint_max_model_size", "macs": "constraint_max_macs",
-                  "flash": "constraint_max_flash", "ram": "constraint_max_ram"}
 SAME_RATIO = {"0.5": "half the", "1": "the same", "2": "twice the"}  # ratios said in words
 
 
@@ -39,7 +38,8 @@ def standard_error(folds: Sequence[Mapping[str, float]], key: str) -> float:
 
 def limits_of(settings: Mapping[str, Any]) -> dict[str, float]:
     """The run's upper limits on costs, by evaluation key: only those it set."""
-    return {key: float(settings[name]) for key, name in LIMIT_SETTINGS.items() if settings.get(name) is not None}
+    return {limit.column: float(settings[limit.setting]) for limit in LIMITS.values()
+            if settings.get(limit.setting) is not None}
 
 
 def _within(evaluation: Mapping[str, Any], limits: Mapping[str, float]) -> bool:
@@ -103,7 +103,7 @@ def one_standard_error_choice(evaluations: Iterable[Mapping[str, Any]], metric: 
     best = min(pool, key=_best_first(metric, cost_keys(pool)))  # the front's first
     threshold = one_standard_error_threshold(best, metric)
     sizes = cost_keys(pool, SIZE_ORDER)
-    within = [e for e in pool if e[metric] >= threshold]
+    within = [e for e in pool if e[metric] >= threshold] or [best]  # a NaN figure: the best alone
     return min(within, key=lambda e: (*(e[key] for key in sizes), -e[metric], e["member"]))
 
 

@@ -104,10 +104,10 @@ def _least_costs(candidates: list[dict[str, Any]], input_shape: Shape, num_class
 def below_smallest(limits: Limits, smallest: Costs) -> str | None:
     """What is wrong when a limit is below the smallest network of the space (naming the flag and that figure)."""
     for name, value in limits.given().items():
-        field, flag, _, unit = LIMITS[name]
-        if value < getattr(smallest, field):
-            return (f"{flag} {value:g} is below the smallest network the search space can build for this data "
-                    f"({getattr(smallest, field)} {unit})")
+        limit = LIMITS[name]
+        if value < getattr(smallest, limit.field):
+            return (f"--{limit.setting} {value:.0f} is below the smallest network the search space can build for this "
+                    f"data ({getattr(smallest, limit.field)} {limit.unit})")
     return None
 
 
@@ -176,7 +176,7 @@ def _lowers_a_broken_cost(before: dict[str, Any], after: dict[str, Any], space: 
     if not broken:
         return True
     new = network_costs(_scaled(after, space, 0.0), input_shape, num_classes)
-    return any(getattr(new, LIMITS[name][0]) < getattr(old, LIMITS[name][0]) for name in broken)
+    return any(getattr(new, LIMITS[name].field) < getattr(old, LIMITS[name].field) for name in broken)
 
 
 def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Shape, num_classes: int,
@@ -188,12 +188,6 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
     Deterministic: rng is accepted only so that repair fits the optimizers' Fit(config, rng) interface.
     Raises NoNetworkFits, naming the smallest network, when no configuration of the space can fit.
     """
-    candidates = _structures(space, input_shape, config)
-    candidates += [unflipped for c in candidates if (unflipped := _without_flip(c, space)) is not None]
-    wrong = below_smallest(limits, _least_costs(candidates, input_shape, num_classes))
-    if wrong is not None:
-        raise NoNetworkFits(wrong)
-
     def fits(candidate: Mapping[str, Any]) -> bool:
         return limits.holds(candidate, input_shape, num_classes) and (affordable is None or affordable(candidate))
 
@@ -208,6 +202,11 @@ def repair(config: Mapping[str, Any], space: ConfigurationSpace, input_shape: Sh
                 break
     if fitted is not None:
         return fitted
+    candidates = _structures(space, input_shape, config)
+    candidates += [unflipped for c in candidates if (unflipped := _without_flip(c, space)) is not None]
+    wrong = below_smallest(limits, _least_costs(candidates, input_shape, num_classes))
+    if wrong is not None:
+        raise NoNetworkFits(wrong)
     fitting = [c for c in candidates if fits(c)]
     if fitting:
         return _smallest(fitting, input_shape, num_classes)
