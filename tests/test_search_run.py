@@ -226,6 +226,18 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         other.replay(first.recorder.evaluations)
 
 
+def test_a_recorded_result_of_another_configuration_is_refused(tmp_path):
+    """Same jobs, other networks (a changed repair): the results would be paired with networks they never were."""
+    first = runner_for(tmp_path, max_time=1e9)
+    for _ in range(3):
+        first.run_job(first.ask(1e9), time.monotonic(), time.monotonic() + 100)
+    evaluations = [dict(e) for e in first.recorder.evaluations]
+    recorded = evaluations[1]["configuration"]
+    evaluations[1]["configuration"] = {**recorded, "kernel_size": 3 if recorded["kernel_size"] == 7 else 7}
+    with pytest.raises(ResumeError, match="evaluation 1 .* does not replay"):
+        runner_for(tmp_path / "o", max_time=1e9).replay(evaluations)
+
+
 class FailsWith(FakeTarget):
     """Every evaluation fails with the next of `errors` (an exception type name, as Target reports it)."""
 

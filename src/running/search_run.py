@@ -126,7 +126,11 @@ class SearchRunner:
         return list(asked.values())
 
     def _tell_recorded(self, job: Job, entry: dict[str, Any]) -> None:
-        """Tell the optimizer (and the files) a result recorded by the stopped run."""
+        """Tell the optimizer (and the files) a result recorded by the stopped run, which must be of the configuration
+        the replayed job trains (another repair or sampler would pair results with other networks)."""
+        if job.config != entry["configuration"]:
+            raise ResumeError(f"evaluation {entry['evaluation']} (member {entry['member']}) does not replay: its "
+                              "configuration differs from the recorded one; was the run made with other code?")
         if job.checkpoint_in is not None and not job.checkpoint_in.exists():
             job.checkpoint_in = None
         result = result_part(entry)
