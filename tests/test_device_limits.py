@@ -1,6 +1,7 @@
-"""--constraint_max_flash and --constraint_max_ram in real searches on tiny data: nothing over them is trained, the
-run file records what each network costs and the run's front, a resumed run keeps them, --prefer_smaller returns the
-one-standard-error rule's network, and a limit no network meets stops the run naming the smallest figure."""
+"""--constraint_max_flash, --constraint_max_ram and --constraint_max_macs in real searches on tiny data: nothing
+over them is trained, the run file records what each network costs and the run's front, a resumed run keeps them,
+--prefer_smaller returns the one-standard-error rule's network, and a limit no network meets stops the run naming
+the smallest figure."""
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from search.front import one_standard_error_choice
 
 SHAPE, CLASSES = (3, 8, 8), 4  # the tiny_data fixture: its smallest network stores 974 bytes and needs 1,280 of RAM
 MAX_FLASH, MAX_RAM = 6000, 2048  # tight: a few narrow layers, no batch norm after a 16-wide first convolution
+MAX_MACS = 60_000  # one 3x3 convolution of at most 34 channels, or two branches of the narrowest
 
 
 def search(*args, algorithm: str = "ea") -> int:
@@ -22,21 +24,24 @@ def search(*args, algorithm: str = "ea") -> int:
 def assert_within(record):
     settings = record["settings"]
     assert (settings["constraint_max_flash"], settings["constraint_max_ram"]) == (MAX_FLASH, MAX_RAM)
+    assert settings["constraint_max_macs"] == MAX_MACS
     for entry in [*record["evaluations"], record["best"]]:
         costs = network_costs(entry["configuration"], SHAPE, CLASSES)
         assert (entry["flash"], entry["ram"], entry["macs"]) == (costs.flash, costs.ram, costs.macs)
-        assert costs.flash <= MAX_FLASH and costs.ram <= MAX_RAM
+        assert costs.flash <= MAX_FLASH and costs.ram <= MAX_RAM and costs.macs <= MAX_MACS
     assert record["evaluations"]
 
 
-def test_flash_and_ram_limits_hold_for_every_evaluation_and_a_resumed_run_keeps_them(tiny_data, tmp_path, capsys):
+def test_byte_and_macs_limits_hold_for_every_evaluation_and_a_resumed_run_keeps_them(tiny_data, tmp_path,
+                                                                                     capsys):
     out = tmp_path / "out"
     code = search("--constraint_min_precision", "0.1", "--constraint_max_flash", MAX_FLASH, "--constraint_max_ram",
-                  MAX_RAM, "--max_time", "8", "--max_budget", "2", "--pop_size", "4", "--data_dir", tiny_data,
-                  "--output_dir", out, "--quiet")
+                  MAX_RAM, "--constraint_max_macs", "6e4", "--max_time", "8", "--max_budget", "2", "--pop_size", "4",
+                  "--data_dir", tiny_data, "--output_dir", out, "--quiet")
     assert code in (0, 3)
     printed = capsys.readouterr().out
-    assert "at most 6,000 B of flash, at most 2,048 B of RAM" in printed and "(standard error over folds)" in printed
+    assert "at most 60,000 multiply-accumulates per image, at most 6,000 B of flash, at most 2,048 B of RAM" in printed
+    assert "(standard error over folds)" in printed
     assert f"-t -e 2 --data_dir {tiny_data} --max_flash {MAX_FLASH} --max_ram {MAX_RAM} --output_dir" in printed
     run_file = next(out.glob("automl_run_*.json"))
     assert f"_maxFlash_{MAX_FLASH}_maxRam_{MAX_RAM}_" in run_file.name
