@@ -252,8 +252,10 @@ def write_report(out: Path) -> Path:
              "(bench_devices.py runs two processes, each pinned to its own core); each answer trained 50 epochs on "
              "all of train/ and measured on test/ in float (torch) and int8 (onnxruntime, the exported QDQ file). "
              "Means over the runs that gave an answer; intervals: 95 % bootstrap (BCa) over seeds, none with fewer "
-             "than three. Anytime curves: median over every finished run, a seed with nothing feasible yet counting "
-             "as the worst.", "",
+             "than three (with three or four seeds, BCa intervals are rough). Anytime curves: median over every "
+             "finished run, a seed with nothing feasible yet counting as the worst; a method without a line had a "
+             "feasible full-budget result in fewer than half of its seeds (random search and the peers train every "
+             "configuration to the full budget on every fold).", "",
              "## Targets", "", *targets(runs, mean_rank), "", "## Ranks (by mean int8 test accuracy)", "", rank_lines,
              ""]
     for task in [name for name in TASKS if name in set(runs["task"])]:
