@@ -98,24 +98,38 @@ def count_activations(config: Mapping[str, Any], input_shape: tuple[int, int, in
 FLOAT_BYTES, INDEX_BYTES = 4, 8  # float32 activations; the int64 indices torch's max-pooling also returns
 
 
-def _tower_operations(config: Mapping[str, Any], input_shape: tuple[int, int, int],
-                      num_classes: int) -> list[tuple[int, int]]:
-    """(input bytes, output bytes) of each operation of one tower's forward pass, in order, for one image."""
+class MemoryModel(NamedTuple):
+    """How a runtime holds one tower's activations: bytes an element, whether a ReLU runs inside the layer before
+    it, and the bytes of the indices its max-pooling returns beside each element."""
+    element: int
+    fused_relu: bool
+    pool_index: int
+
+
+TORCH_FLOAT32 = MemoryModel(FLOAT_BYTES, False, INDEX_BYTES)
+MICRO_INT8 = MemoryModel(1, True, 0)  # TensorFlow Lite Micro on the int8 network
+
+
+def _tower_operations(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int,
+                      memory: MemoryModel = TORCH_FLOAT32) -> list[tuple[int, int]]:
+    """(input bytes, output bytes) of each operation of one tower's forward pass, in order, for one image: a
+    ReLU's own unless the memory model fuses it, a batch norm writing a new tensor, flatten free."""
+    size, relu = memory.element, 0 if memory.fused_relu else 1
     channels, height, width = input_shape
-    current, operations = FLOAT_BYTES * channels * height * width, []
+    current, operations = size * channels * height * width, []
     for out in conv_widths(config):
-        mapped = FLOAT_BYTES * out * height * width
-        operations += [(current, mapped), (mapped, mapped)] + [(mapped, mapped)] * bool(config["use_BN"])
+        mapped = size * out * height * width
+        operations += [(current, mapped)] + [(mapped, mapped)] * (relu + bool(config["use_BN"]))
         height, width = height // 2, width // 2
-        operations.append((mapped, (FLOAT_BYTES + INDEX_BYTES) * out * height * width))
-        current = FLOAT_BYTES * out * height * width
+        operations.append((mapped, (size + memory.pool_index) * out * height * width))
+        current = size * out * height * width
     if config["global_avg_pooling"]:
-        operations.append((current, FLOAT_BYTES * conv_widths(config)[-1]))
+        operations.append((current, size * conv_widths(config)[-1]))
     features = features_after_conv(config, input_shape)
     for out in fc_widths(config):
-        operations += [(FLOAT_BYTES * features, FLOAT_BYTES * out), (FLOAT_BYTES * out, FLOAT_BYTES * out)]
+        operations += [(size * features, size * out)] + [(size * out, size * out)] * relu
         features = out
-    return operations + [(FLOAT_BYTES * features, FLOAT_BYTES * num_classes)]
+    return operations + [(size * features, size * num_classes)]
 
 
 def peak_activation_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
@@ -179,34 +193,13 @@ def count_flash_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, in
     return standardisation + QUANT_POINT_BYTES + branches(config) * tower + INDEX_BYTES_INT64 * constants
 
 
-def _int8_tower_operations(config: Mapping[str, Any], input_shape: tuple[int, int, int],
-                           num_classes: int) -> list[tuple[int, int]]:
-    """(input bytes, output bytes) of each operation of one tower's int8 inference, one image: a ReLU after a
-    convolution or a fully connected layer is fused into it, a batch norm writes a new tensor, flatten is free."""
-    channels, height, width = input_shape
-    current, operations = channels * height * width, []
-    for out in conv_widths(config):
-        mapped = out * height * width
-        operations += [(current, mapped)] + [(mapped, mapped)] * bool(config["use_BN"])
-        height, width = height // 2, width // 2
-        operations.append((mapped, out * height * width))
-        current = out * height * width
-    if config["global_avg_pooling"]:
-        operations.append((current, conv_widths(config)[-1]))
-    features = features_after_conv(config, input_shape)
-    for out in fc_widths(config) + [num_classes]:
-        operations.append((features, out))
-        features = out
-    return operations
-
-
 def count_ram_bytes(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> int:
     """Most bytes of int8 activations alive at once in one image's inference (flip test-time augmentation is a
     second pass), as TensorFlow Lite Micro's arena holds them: each operation's input and output while it runs.
     Towers run one after another: the image stays alive until the last one has read it, each finished tower's
     logits until their mean; then the stacking, the mean and the softmax."""
     image = input_shape[0] * input_shape[1] * input_shape[2]
-    operations, n = _int8_tower_operations(config, input_shape, num_classes), branches(config)
+    operations, n = _tower_operations(config, input_shape, num_classes, MICRO_INT8), branches(config)
     peak = 0
     for tower in range(n):
         held_image = image if tower < n - 1 else 0
@@ -225,6 +218,9 @@ class Costs(NamedTuple):
     ram: int
 
 
+COST_FORMS = {"parameters": count_parameters, "macs": count_macs, "flash": count_flash_bytes, "ram": count_ram_bytes}
+
+
 def network_costs(config: Mapping[str, Any], input_shape: tuple[int, int, int], num_classes: int) -> Costs:
-    return Costs(count_parameters(config, input_shape, num_classes), count_macs(config, input_shape, num_classes),
-                 count_flash_bytes(config, input_shape, num_classes), count_ram_bytes(config, input_shape, num_classes))
+    """Every cost of the network of config, in closed form."""
+    return Costs(**{field: form(config, input_shape, num_classes) for field, form in COST_FORMS.items()})

@@ -180,8 +180,8 @@ class RunRecorder:
     """Keeps the run's files up to date after every ask and evaluation: a journal line each (the run file is
     written whole when recording starts or resumes and at the end); costs_of gives a configuration's costs
     (multiply-accumulates per image, flash and RAM bytes of its int8 form), recorded with each evaluation and the
-    answer. Nothing is written while a
-    stopped run's evaluations are replayed (`replaying`): they are in its files already."""
+    answer. Nothing is written while a stopped run's evaluations are replayed (`replaying`): they are in its files
+    already."""
 
     def __init__(self, files: RunFiles, settings: dict[str, Any], min_precision: float, n_folds: int,
                  costs_of: Callable[[Mapping[str, Any]], Costs], warnings: list[str] | None = None):
