@@ -223,7 +223,9 @@ def targets(runs: pd.DataFrame, mean_rank: pd.Series) -> list[str]:
     answers = runs[runs["answered"]]
     lines.append(f"- Answers within their flash and RAM limits as measured on the int8 file: "
                  f"{int(answers['within'].sum())} of {len(answers)}; closed form equal to the file's flash bytes in "
-                 f"{int((answers['flash_closed'] == answers['flash_file']).sum())}, to the graph's RAM in "
+                 f"{int((answers['flash_closed'] == answers['flash_file']).sum())} (closed form − file: "
+                 f"{(answers['flash_closed'] - answers['flash_file']).min():.0f} to "
+                 f"{(answers['flash_closed'] - answers['flash_file']).max():.0f} B), to the graph's RAM in "
                  f"{int((answers['ram_closed'] == answers['ram_graph']).sum())}. Runs without an answer: "
                  f"{len(runs) - len(answers)} of {len(runs)}.")
     return lines
